@@ -1,0 +1,1 @@
+"""loyalty_plugins: a customer-loyalty program for WooCommerce and Shopify shops."""

@@ -1,0 +1,1 @@
+"""Built-in behaviour, implemented as ``trylast`` plugins so any plugin can override it."""

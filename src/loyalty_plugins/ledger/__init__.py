@@ -1,0 +1,1 @@
+"""Append-only, double-entry points ledger with FIFO lots and idempotent postings."""

@@ -1,0 +1,1 @@
+"""Services: the operations of a program, each one write transaction."""

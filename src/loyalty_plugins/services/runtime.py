@@ -1,0 +1,83 @@
+"""What every service needs: database, hooks, configuration, clock and system accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from loyalty_plugins.clock import Clock, as_utc
+from loyalty_plugins.config import ProgramConfig
+from loyalty_plugins.domain.events import EventKind
+from loyalty_plugins.domain.members import Member
+from loyalty_plugins.errors import MemberNotFound
+from loyalty_plugins.hooks import Hooks
+from loyalty_plugins.ledger.accounts import AccountKind
+from loyalty_plugins.storage import tables as t
+from loyalty_plugins.storage.database import Database
+
+
+@dataclass
+class Runtime:
+    """Shared state of one open program."""
+
+    db: Database
+    hooks: Hooks
+    config: ProgramConfig
+    clock: Clock
+    system: dict[AccountKind, int]
+    has_subscribers: bool = False
+
+    def now(self) -> datetime:
+        """Current time from the program clock."""
+        return self.clock.now()
+
+
+def _opt_utc(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def member_from_row(row: Any) -> Member:
+    """Build a :class:`Member` from a ``members`` row."""
+    return Member(
+        id=row.id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        enrolled_at=as_utc(row.enrolled_at),
+        tier=row.tier,
+        tier_since=_opt_utc(row.tier_since),
+        tier_below_since=_opt_utc(row.tier_below_since),
+        birthday=row.birthday,
+        redacted=row.redacted_at is not None,
+    )
+
+
+def load_member(conn: Connection, member_id: int) -> Member:
+    """The member with ``member_id`` or :class:`MemberNotFound`."""
+    row = conn.execute(select(t.members).where(t.members.c.id == member_id)).first()
+    if row is None:
+        raise MemberNotFound(member_id)
+    return member_from_row(row)
+
+
+def emit(
+    rt: Runtime, conn: Connection, kind: EventKind, member_id: int | None, data: dict[str, Any]
+) -> None:
+    """Write an event to the outbox inside the current transaction.
+
+    With no ``loyalty_on_*`` subscriber installed the row is written as dispatched, so
+    the outbox stays an audit trail without costing a second round trip.
+    """
+    now = rt.now()
+    conn.execute(
+        insert(t.outbox).values(
+            kind=kind.value,
+            member_id=member_id,
+            occurred_at=now,
+            data=data,
+            dispatched_at=None if rt.has_subscribers else now,
+        )
+    )

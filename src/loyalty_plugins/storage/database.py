@@ -1,0 +1,142 @@
+"""Engines and transactions for SQLite (embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode and every write transaction starts with ``BEGIN IMMEDIATE`` so
+writers queue on the database lock instead of failing half-way with ``SQLITE_BUSY``.
+PostgreSQL runs READ COMMITTED; writers lock member rows with ``SELECT ... FOR UPDATE``
+in sorted order. Only deadlocks, serialization failures and lock time-outs are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from loyalty_plugins.errors import ConcurrencyConflict, ConfigError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_RETRYABLE_PG_STATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRYABLE_PG_STATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, poolclass=NullPool
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE is ours to send.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("loyalty_readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: str, echo: bool, schema: str | None) -> Engine:
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        url, echo=echo, connect_args=connect_args, pool_size=10, max_overflow=40,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """One database: engine, dialect facts and retrying transactions."""
+
+    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise ConfigError(f"invalid database URL: {exc}", key="database") from None
+        self.url = url
+        self.schema = schema
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(url, echo)
+        elif self.dialect == "postgresql":
+            self.engine = _postgres_engine(url, echo, schema)
+        else:
+            raise ConfigError(
+                f"unsupported database {self.dialect!r}; use sqlite or postgresql", key="database"
+            )
+
+    @property
+    def is_postgres(self) -> bool:
+        """True on PostgreSQL (row locks, advisory locks)."""
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (deferred on SQLite, so it never blocks writers)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(loyalty_readonly=True)
+            with conn.begin():
+                yield conn
+
+    def write(self, fn: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """Run ``fn`` in a write transaction; retry only deadlocks/serialization failures.
+
+        A unique-key clash is retried once too: ``fn`` is idempotent by design, so the
+        second run finds what the concurrent writer committed and replays it.
+        """
+        clashes = 0
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except IntegrityError:
+                clashes += 1
+                if clashes > 2:
+                    raise
+                continue
+            except DBAPIError as exc:
+                if not _is_retryable(exc) or attempt == attempts:
+                    if _is_retryable(exc):
+                        raise ConcurrencyConflict(
+                            f"gave up after {attempts} attempts: {exc.orig}"
+                        ) from exc
+                    raise
+                delay = min(0.5, 0.005 * 2**attempt) * random.random()
+                log.debug("retrying write after %s (attempt %d)", type(exc.orig).__name__, attempt)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()

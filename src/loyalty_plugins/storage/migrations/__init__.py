@@ -1,0 +1,1 @@
+"""Alembic migrations of the loyalty schema (run with :func:`upgrade`)."""

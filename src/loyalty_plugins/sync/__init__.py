@@ -1,0 +1,1 @@
+"""Store sync engine: the platform-neutral HTTP policy, paging and webhook signatures."""

@@ -1,0 +1,1 @@
+"""Test helpers for loyalty_plugins: platform emulators and pytest fixtures."""
