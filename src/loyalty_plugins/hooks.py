@@ -54,6 +54,13 @@ class SubscriberFailure:
     error: str
 
 
+def collect_commands(pm: pluggy.PluginManager) -> list[Any]:
+    """Typer apps plugins register through ``loyalty_register_commands``."""
+    apps: list[Any] = []
+    pm.hook.loyalty_register_commands(register=apps.append)
+    return apps
+
+
 class Hooks:
     """Typed calls into the plugin manager for one program."""
 
@@ -82,9 +89,7 @@ class Hooks:
 
     def commands(self) -> list[Any]:
         """Typer apps registered through ``loyalty_register_commands``."""
-        apps: list[Any] = []
-        self.pm.hook.loyalty_register_commands(register=apps.append)
-        return apps
+        return collect_commands(self.pm)
 
     # -- decisions ----------------------------------------------------------------
     def calculate_order_points(

@@ -318,6 +318,7 @@ class WooStore:
         self._coupons: dict[int, Coupon] = {}
         self._webhooks: dict[int, Webhook] = {}
         self._coupon_codes: dict[str, int] = {}
+        self._emails: dict[str, int] = {}
         self._listeners: list[Callable[[str, int], None]] = []
         self._version = 0
         self._sorted_cache: dict[str, tuple[int, list[Order]]] = {}
@@ -336,6 +337,7 @@ class WooStore:
             meta_data=[],
         )
         self._customers[1] = self.admin
+        self._emails[self.admin.email] = 1
 
     # ------------------------------------------------------------------ basics
     def now(self) -> datetime:
@@ -514,7 +516,7 @@ class WooStore:
             if not _EMAIL_RE.match(email):
                 raise WooRestError(400, "registration-error-invalid-email",
                                    "Please provide a valid email address.")
-            if any(c.email == email for c in self._customers.values()):
+            if email in self._emails:
                 raise WooRestError(
                     400,
                     "registration-error-email-exists",
@@ -544,6 +546,7 @@ class WooStore:
                     self._meta_ids("usermeta"),
                 )
             self._customers[customer.id] = customer
+            self._emails[email] = customer.id
             if fire:
                 self._emit("customer.created", customer.id)
             return customer
@@ -557,7 +560,8 @@ class WooStore:
         """The registered user with this e-mail, if any."""
         email = email.strip().lower()
         with self.lock:
-            return next((c for c in self._customers.values() if c.email == email), None)
+            customer_id = self._emails.get(email)
+            return self._customers.get(customer_id) if customer_id else None
 
     def customers(self, role: str = "customer") -> list[Customer]:
         """Users with ``role`` (``"all"`` for everyone), in id order."""
@@ -588,6 +592,8 @@ class WooStore:
                         "woocommerce_rest_customer_invalid_email",
                         "Email address is invalid.",
                     )
+                self._emails.pop(customer.email, None)
+                self._emails[email] = customer.id
                 customer.email = email
             for name in ("billing", "shipping"):
                 if isinstance(patch.get(name), Mapping):
@@ -623,6 +629,7 @@ class WooStore:
             if customer is None or customer.role != "customer":
                 raise WooRestError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
             del self._customers[customer_id]
+            self._emails.pop(customer.email, None)
             self._emit("customer.deleted", customer_id)
             return customer
 
