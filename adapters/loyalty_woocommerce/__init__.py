@@ -1,0 +1,1 @@
+"""WooCommerce adapter for loyalty_plugins (REST ``wc/v3``)."""

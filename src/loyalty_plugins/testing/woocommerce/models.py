@@ -41,8 +41,9 @@ CENT = Decimal("0.01")
 
 def money(value: Decimal | int | str) -> Decimal:
     """Round ``value`` to cents, half away from zero (like PHP ``round``)."""
-    result = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-    return ZERO if result == 0 else result
+    number = value if isinstance(value, Decimal) else Decimal(value)
+    result = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    return result if result else ZERO
 
 
 class WooRestError(Exception):
@@ -82,10 +83,12 @@ class Stamp:
         """Build from an aware datetime (naive input is taken as UTC)."""
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        when = when.replace(microsecond=0)
+        if when.microsecond:
+            when = when.replace(microsecond=0)
+        gmt = when if when.tzinfo is UTC else when.astimezone(UTC)
         return cls(
             local=when.astimezone(tz).replace(tzinfo=None),
-            gmt=when.astimezone(UTC).replace(tzinfo=None),
+            gmt=gmt.replace(tzinfo=None),
         )
 
     @property

@@ -1,0 +1,42 @@
+"""The migrations produce exactly the schema the code declares, on both backends."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from loyalty_plugins.ledger.accounts import SYSTEM_KINDS, system_account_ids
+from loyalty_plugins.program import LoyaltyProgram
+from loyalty_plugins.storage.migrate import current_revision, head_revision, upgrade
+from loyalty_plugins.storage.tables import metadata
+
+
+def test_migrations_match_tables(program: LoyaltyProgram) -> None:
+    assert current_revision(program.db) == head_revision()
+    with program.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+    upgrade(program.db)  # idempotent
+    with program.db.read() as conn:
+        assert set(system_account_ids(conn)) == set(SYSTEM_KINDS)
+
+
+def test_database_constraints_back_the_invariants(program: LoyaltyProgram) -> None:
+    import pytest
+    from sqlalchemy import insert, update
+    from sqlalchemy.exc import IntegrityError
+
+    from loyalty_plugins.storage import tables as t
+    from tests.builders import customer
+
+    member = program.ensure_member(customer("5"))
+    with pytest.raises(IntegrityError):
+        with program.db.engine.begin() as conn:  # member balances cannot go negative
+            conn.execute(
+                update(t.accounts).where(t.accounts.c.member_id == member, t.accounts.c.kind == "available")
+                .values(balance=-1)
+            )
+    with pytest.raises(IntegrityError):
+        with program.db.engine.begin() as conn:  # a transfer moves a positive amount
+            ids = list(system_account_ids(conn).values())
+            conn.execute(insert(t.transfers).values(journal_id=1, source_id=ids[0], destination_id=ids[1], amount=0, memo="x"))
