@@ -477,9 +477,9 @@ def map_order(
 # --------------------------------------------------------------------------- refunds
 
 
-def _reason(obj: Mapping[str, Any], *keys: str) -> str:
+def _reason(obj: Mapping[str, Any], *keys: str, parent: str = "") -> str:
     for key in keys:
-        value = _opt_str(obj, key)
+        value = _opt_str(obj, key, parent)
         if value is not None:
             return html.unescape(value)
     return ""
@@ -568,7 +568,7 @@ def map_embedded_refunds(order_payload: Mapping[str, Any], store: str) -> list[R
             if amount.is_zero():
                 continue
             with _at(path):
-                reason = _reason(item, "reason", "refund")
+                reason = _reason(item, "reason", "refund", parent=path)
                 result.append(
                     RefundSnapshot(
                         platform=PLATFORM,

@@ -45,9 +45,14 @@ def ensure_member(rt: Runtime, customer: CustomerRef) -> int:
     reference is attached to the member found by e-mail.
     """
     external = customer_external_id(customer)
+    ref = (customer.platform, customer.store, external)
+    cached = rt.member_refs.get(ref)
+    if cached is not None:
+        return cached
     with rt.db.read() as conn:
-        found = find_member_id(conn, customer.platform, customer.store, external)
+        found = find_member_id(conn, *ref)
     if found is not None:
+        rt.member_refs.put(ref, found)
         return found
     email = normalize_email(customer.email)
 
@@ -86,4 +91,6 @@ def ensure_member(rt: Runtime, customer: CustomerRef) -> int:
         )
         return member_id
 
-    return rt.db.write(enrol)
+    member_id = rt.db.write(enrol)
+    rt.member_refs.put(ref, member_id)
+    return member_id

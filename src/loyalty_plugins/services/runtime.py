@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +21,35 @@ from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import Database
 
 
+class RefCache:
+    """Bounded map of store references to member ids.
+
+    References never move to another member once written, so a cached hit is always
+    right; it saves a round trip per order on the hot ingest path.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ref: tuple[str, str, str]) -> int | None:
+        """Cached member id of ``ref``."""
+        with self._lock:
+            value = self._data.get(ref)
+            if value is not None:
+                self._data.move_to_end(ref)
+            return value
+
+    def put(self, ref: tuple[str, str, str], member_id: int) -> None:
+        """Remember ``ref``; the oldest entry goes when full."""
+        with self._lock:
+            self._data[ref] = member_id
+            self._data.move_to_end(ref)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
 @dataclass
 class Runtime:
     """Shared state of one open program."""
@@ -29,6 +60,7 @@ class Runtime:
     clock: Clock
     system: dict[AccountKind, int]
     has_subscribers: bool = False
+    member_refs: RefCache = field(default_factory=RefCache)
 
     def now(self) -> datetime:
         """Current time from the program clock."""

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from loyalty_plugins.errors import ConcurrencyConflict, ConfigError
 
@@ -41,8 +41,11 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # A small pool: opening a SQLite connection (and the WAL checkpoint on closing the
+    # last one) costs more than a whole write, so connections are kept.
     engine = create_engine(
-        url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, poolclass=NullPool
+        url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False},
+        poolclass=QueuePool, pool_size=5, max_overflow=60,
     )
 
     @event.listens_for(engine, "connect")

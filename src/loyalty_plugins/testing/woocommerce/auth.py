@@ -226,13 +226,15 @@ class Authenticator:
         )
         if not hmac.compare_digest(expected, provided):
             return AuthOutcome(
-                None, _auth_error("Invalid signature - provided signature does not match."),
+                None,
+                _auth_error("Invalid signature - provided signature does not match."),
                 "oauth1",
             )
-        error = self._check_timestamp_and_nonce(key, params["oauth_timestamp"],
-                                                params["oauth_nonce"])
-        if error is not None:
-            return AuthOutcome(None, error, "oauth1")
+        replay = self._check_timestamp_and_nonce(
+            key, params["oauth_timestamp"], params["oauth_nonce"]
+        )
+        if replay is not None:
+            return AuthOutcome(None, replay, "oauth1")
         return AuthOutcome(key, None, "oauth1")
 
     def _check_timestamp_and_nonce(

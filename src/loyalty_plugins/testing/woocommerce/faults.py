@@ -76,7 +76,9 @@ class ForcedResponse:
 
 
 def default_fault_response(
-    status: int, retry_after: int | None = None, body: bytes | None = None,
+    status: int,
+    retry_after: int | None = None,
+    body: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> FaultResponse:
     """The body and headers a real stack sends for ``status`` (see module doc)."""
@@ -151,7 +153,7 @@ class EmulatorFaults:
         error_rate: float | None = None,
         error_statuses: Iterable[int] | None = None,
         throttle_every: int | None = None,
-        rate_limit: float | None | Literal["unchanged"] = "unchanged",
+        rate_limit: float | Literal["unchanged"] | None = "unchanged",
         retry_after: int | None = None,
         truncate_rate: float | None = None,
         truncate_mode: TruncateMode | None = None,

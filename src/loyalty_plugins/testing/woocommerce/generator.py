@@ -34,17 +34,88 @@ from .store import ClockLike, WooStore
 __all__ = ["generate_store"]
 
 _FIRST = [
-    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannah", "Jonas", "Julia",
-    "Karl", "Lena", "Lukas", "Marie", "Max", "Mia", "Noah", "Olivia", "Paul", "Sophie",
-    "Jürgen", "Zoë", "Chloé", "Søren", "Élodie", "Mateo", "Lucía", "Aylin", "Mehmet", "Fatima",
-    "Liam", "Amelia", "Oliver", "Isla", "Tom", "Lisa", "Nina", "Jan", "Eva", "Finn",
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hannah",
+    "Jonas",
+    "Julia",
+    "Karl",
+    "Lena",
+    "Lukas",
+    "Marie",
+    "Max",
+    "Mia",
+    "Noah",
+    "Olivia",
+    "Paul",
+    "Sophie",
+    "Jürgen",
+    "Zoë",
+    "Chloé",
+    "Søren",
+    "Élodie",
+    "Mateo",
+    "Lucía",
+    "Aylin",
+    "Mehmet",
+    "Fatima",
+    "Liam",
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "Tom",
+    "Lisa",
+    "Nina",
+    "Jan",
+    "Eva",
+    "Finn",
 ]
 _LAST = [
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-    "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
-    "de Vries", "Jansen", "Dubois", "Martin", "García", "Rossi", "Nowak", "Novák", "Yılmaz",
-    "Smith", "O'Brien", "Andersen", "Nielsen", "Lindqvist", "Kovács", "Horvat", "Peeters",
-    "Janssens", "Bauer", "Vogel", "Krüger", "Hartmann", "Lange", "Frank",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "de Vries",
+    "Jansen",
+    "Dubois",
+    "Martin",
+    "García",
+    "Rossi",
+    "Nowak",
+    "Novák",
+    "Yılmaz",
+    "Smith",
+    "O'Brien",
+    "Andersen",
+    "Nielsen",
+    "Lindqvist",
+    "Kovács",
+    "Horvat",
+    "Peeters",
+    "Janssens",
+    "Bauer",
+    "Vogel",
+    "Krüger",
+    "Hartmann",
+    "Lange",
+    "Frank",
 ]
 _CITIES = [
     ("Berlin", "10115", "DE", "+49 30"),
@@ -62,8 +133,18 @@ _CITIES = [
     ("Zürich", "8001", "CH", "+41 44"),
 ]
 _STREETS = [
-    "Hauptstraße", "Gartenweg", "Lindenallee", "Bahnhofstraße", "Schulstraße", "Kerkstraat",
-    "Rue de la Paix", "Am Markt", "Birkenweg", "Mühlgasse", "Prinsengracht", "Rosenstraße",
+    "Hauptstraße",
+    "Gartenweg",
+    "Lindenallee",
+    "Bahnhofstraße",
+    "Schulstraße",
+    "Kerkstraat",
+    "Rue de la Paix",
+    "Am Markt",
+    "Birkenweg",
+    "Mühlgasse",
+    "Prinsengracht",
+    "Rosenstraße",
 ]
 _DOMAINS = ["example.com", "example.net", "example.org", "mail.example"]
 _USER_AGENTS = [
@@ -78,8 +159,15 @@ _USER_AGENTS = [
     "Chrome/124.0.0.0 Mobile Safari/537.36",
 ]
 _PAYMENTS = [("stripe", 55), ("ppcp-gateway", 25), ("bacs", 12), ("cod", 8)]
-_REFUND_REASONS = ["", "", "Damaged in transit", "Customer changed mind", "Wrong size",
-                   "Item out of stock", "Duplicate order"]
+_REFUND_REASONS = [
+    "",
+    "",
+    "Damaged in transit",
+    "Customer changed mind",
+    "Wrong size",
+    "Item out of stock",
+    "Duplicate order",
+]
 
 # (category, name, price, sku, pet, popularity, virtual)
 _CATALOGUE: list[tuple[str, str, str, str, str, int, bool]] = [
@@ -111,8 +199,20 @@ _VARIATIONS: dict[str, list[tuple[str, str, str]]] = {
     "DF-001": [("2kg", "12.99", "DF-001-2"), ("12kg", "54.90", "DF-001-12")],
     "AC-001": [("S", "21.99", "AC-001-S"), ("M", "23.99", "AC-001-M"), ("L", "25.99", "AC-001-L")],
 }
-_MONTH_WEIGHT = {1: 0.9, 2: 0.85, 3: 0.95, 4: 0.95, 5: 1.0, 6: 0.95, 7: 0.9, 8: 0.9,
-                 9: 1.0, 10: 1.05, 11: 1.35, 12: 1.45}
+_MONTH_WEIGHT = {
+    1: 0.9,
+    2: 0.85,
+    3: 0.95,
+    4: 0.95,
+    5: 1.0,
+    6: 0.95,
+    7: 0.9,
+    8: 0.9,
+    9: 1.0,
+    10: 1.05,
+    11: 1.35,
+    12: 1.45,
+}
 _HOUR_WEIGHTS = [1, 1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 8, 4]
 _HOUR_CUM = list(accumulate(_HOUR_WEIGHTS))
 
@@ -194,15 +294,28 @@ def _order_times(rng: Random, count: int, start: datetime, now: datetime) -> lis
 
 def _status_for(rng: Random, age: timedelta, method: str) -> str:
     if age < timedelta(days=2):
-        options = [("processing", 55), ("pending", 12), ("on-hold", 13), ("completed", 14),
-                   ("failed", 6)]
+        options = [
+            ("processing", 55),
+            ("pending", 12),
+            ("on-hold", 13),
+            ("completed", 14),
+            ("failed", 6),
+        ]
         if method == "bacs":
             options = [("on-hold", 60), ("processing", 20), ("pending", 10), ("failed", 10)]
     else:
-        options = [("completed", 86), ("cancelled", 5), ("failed", 3), ("processing", 2),
-                   ("on-hold", 2), ("pending", 2)]
-    statuses, weights = zip(*options, strict=True)
-    return rng.choices(statuses, weights=weights)[0]
+        options = [
+            ("completed", 86),
+            ("cancelled", 5),
+            ("failed", 3),
+            ("processing", 2),
+            ("on-hold", 2),
+            ("pending", 2),
+        ]
+    statuses = [name for name, _ in options]
+    weights = [weight for _, weight in options]
+    chosen: str = rng.choices(statuses, weights=weights)[0]
+    return chosen
 
 
 def generate_store(
@@ -285,22 +398,40 @@ def generate_store(
 
     # Coupons ---------------------------------------------------------------------------
     store.create_coupon(
-        {"code": "welcome10", "amount": "10", "discount_type": "percent",
-         "individual_use": True, "usage_limit_per_user": 1,
-         "description": "10% off the first order"},
-        at=setup_at, fire=False,
+        {
+            "code": "welcome10",
+            "amount": "10",
+            "discount_type": "percent",
+            "individual_use": True,
+            "usage_limit_per_user": 1,
+            "description": "10% off the first order",
+        },
+        at=setup_at,
+        fire=False,
     )
     store.create_coupon(
-        {"code": "summer5", "amount": "5.00", "discount_type": "fixed_cart",
-         "minimum_amount": "30.00", "description": "5 off from 30"},
-        at=setup_at, fire=False,
+        {
+            "code": "summer5",
+            "amount": "5.00",
+            "discount_type": "fixed_cart",
+            "minimum_amount": "30.00",
+            "description": "5 off from 30",
+        },
+        at=setup_at,
+        fire=False,
     )
     store.create_coupon(
-        {"code": "blackfriday20", "amount": "20", "discount_type": "percent",
-         "date_expires": (end - timedelta(days=10)).astimezone(store.timezone).strftime(
-             "%Y-%m-%d"),
-         "description": "Black Friday"},
-        at=setup_at, fire=False,
+        {
+            "code": "blackfriday20",
+            "amount": "20",
+            "discount_type": "percent",
+            "date_expires": (end - timedelta(days=10))
+            .astimezone(store.timezone)
+            .strftime("%Y-%m-%d"),
+            "description": "Black Friday",
+        },
+        at=setup_at,
+        fire=False,
     )
     coupon_choices = ["welcome10", "summer5", "blackfriday20"]
 
@@ -314,7 +445,8 @@ def generate_store(
     times = _order_times(rng, orders, start, end)
     is_guest = [rng.random() < guest_share or not people for _ in times]
     buyers = (
-        rng.choices(range(n_customers), cum_weights=cum_weights, k=len(times)) if people
+        rng.choices(range(n_customers), cum_weights=cum_weights, k=len(times))
+        if people
         else [0] * len(times)
     )
     first_order: dict[int, datetime] = {}
@@ -329,8 +461,12 @@ def generate_store(
         if idx in first_order:
             reg = first_order[idx] - timedelta(seconds=rng.randint(0, 60 * 86400))
         else:
-            reg = start - timedelta(days=365) + timedelta(
-                seconds=rng.randint(0, int((end - start).total_seconds()) + 365 * 86400 - 1)
+            reg = (
+                start
+                - timedelta(days=365)
+                + timedelta(
+                    seconds=rng.randint(0, int((end - start).total_seconds()) + 365 * 86400 - 1)
+                )
             )
         registrations.append((min(reg, end), idx))
     registrations.sort()
@@ -339,8 +475,8 @@ def generate_store(
         person = people[idx]
         meta: dict[str, Any] = {}
         if rng.random() < birthday_share:
-            age = rng.randint(18, 80)
-            birthday = datetime(end.year - age, rng.randint(1, 12), rng.randint(1, 28))
+            years = rng.randint(18, 80)
+            birthday = datetime(end.year - years, rng.randint(1, 12), rng.randint(1, 28))
             meta["birthday"] = birthday.strftime("%Y-%m-%d")
         customer = store.create_customer(
             person.email,
@@ -360,9 +496,10 @@ def generate_store(
 
     # Orders and refunds, in time order so that post ids grow with time -----------------
     specs: list[_Spec] = []
-    seq = 0
     orders_of: dict[int, int] = {}
-    for moment, guest, buyer in zip(times, is_guest, buyers, strict=True):
+    for seq, (moment, guest, buyer) in enumerate(
+        zip(times, is_guest, buyers, strict=True), start=1
+    ):
         customer_id = 0
         if guest:
             if people and rng.random() < 0.3:
@@ -391,16 +528,23 @@ def generate_store(
             if (
                 (code == "welcome10" and customer_id and n_prev == 0)
                 or (code == "summer5" and subtotal >= Decimal("30"))
-                or (code == "blackfriday20" and moment.month == 11 and moment.day >= 20
-                    and age > timedelta(days=10))
+                or (
+                    code == "blackfriday20"
+                    and moment.month == 11
+                    and moment.day >= 20
+                    and age > timedelta(days=10)
+                )
             ):
                 coupon_code = code
         if customer_id:
             orders_of[customer_id] = orders_of.get(customer_id, 0) + 1
         paid_at = completed_at = None
         if status in ("processing", "completed"):
-            delay = (timedelta(days=rng.randint(1, 3)) if method == "bacs"
-                     else timedelta(seconds=rng.randint(5, 90)))
+            delay = (
+                timedelta(days=rng.randint(1, 3))
+                if method == "bacs"
+                else timedelta(seconds=rng.randint(5, 90))
+            )
             paid_at = min(moment + delay, end)
         if status == "completed":
             assert paid_at is not None
@@ -409,7 +553,6 @@ def generate_store(
         if rng.random() < 0.03:
             modified += timedelta(days=rng.randint(1, 30), seconds=rng.randint(0, 86400))
         modified = min(modified, end)
-        seq += 1
         specs.append(
             _Spec(
                 moment,
@@ -426,7 +569,8 @@ def generate_store(
                     "paid_at": paid_at,
                     "completed_at": completed_at,
                     "modified_at": modified,
-                    "ip": f"203.0.113.{rng.randint(1, 254)}" if rng.random() < 0.8
+                    "ip": f"203.0.113.{rng.randint(1, 254)}"
+                    if rng.random() < 0.8
                     else f"2001:db8::{rng.randint(1, 0xFFFF):x}",
                     "ua": rng.choice(_USER_AGENTS),
                     "note": "" if rng.random() < 0.95 else "Please leave at the door.",
@@ -440,8 +584,12 @@ def generate_store(
             if refund_at < end:
                 kind = rng.choices(["amount", "item", "full"], weights=[45, 30, 25])[0]
                 specs.append(
-                    _Spec(refund_at, "refund", seq, {"kind": kind,
-                                                     "reason": rng.choice(_REFUND_REASONS)})
+                    _Spec(
+                        refund_at,
+                        "refund",
+                        seq,
+                        {"kind": kind, "reason": rng.choice(_REFUND_REASONS)},
+                    )
                 )
 
     specs.sort(key=lambda s: (s.at, 0 if s.kind == "order" else 1, s.seq))
@@ -472,30 +620,33 @@ def generate_store(
             order_ids[spec.seq] = order.id
             continue
         order_id = order_ids[spec.seq]
-        order = store.get_order(order_id)
-        assert order is not None
+        placed = store.get_order(order_id)
+        assert placed is not None
         kind = data["kind"]
-        multi = [li for li in order.line_items if li.quantity > 1] or (
-            order.line_items if len(order.line_items) > 1 else []
+        multi = [li for li in placed.line_items if li.quantity > 1] or (
+            placed.line_items if len(placed.line_items) > 1 else []
         )
         if kind == "full":
-            store.refund_order(order_id, reason=data["reason"], refund_shipping=True,
-                               at=spec.at, fire=False)
+            store.refund_order(
+                order_id, reason=data["reason"], refund_shipping=True, at=spec.at, fire=False
+            )
         elif kind == "item" and multi:
             item = rng.choice(multi)
-            store.refund_order(order_id, line_items={item.id: 1}, reason=data["reason"],
-                               at=spec.at, fire=False)
+            store.refund_order(
+                order_id, line_items={item.id: 1}, reason=data["reason"], at=spec.at, fire=False
+            )
         else:
             share = Decimal(rng.choice([10, 15, 20, 25, 30, 50])) / 100
-            amount = max(money(order.total * share), Decimal("1.00"))
-            if amount < order.total:
-                store.refund_order(order_id, amount=amount, reason=data["reason"],
-                                   at=spec.at, fire=False)
+            amount = max(money(placed.total * share), Decimal("1.00"))
+            if amount < placed.total:
+                store.refund_order(
+                    order_id, amount=amount, reason=data["reason"], at=spec.at, fire=False
+                )
 
     # Customers were saved at checkout: their date_modified is their last order.
     for idx, customer_id in customer_ids.items():
-        customer = store.get_customer(customer_id)
-        if customer is not None and idx in last_order:
-            stamp = store.stamp(max(last_order[idx], customer.date_created.aware))
-            customer.date_modified = stamp
+        registered = store.get_customer(customer_id)
+        if registered is not None and idx in last_order:
+            stamp = store.stamp(max(last_order[idx], registered.date_created.aware))
+            registered.date_modified = stamp
     return store

@@ -36,7 +36,7 @@ from .store import WEBHOOK_TOPIC_HOOKS, WooStore
 __all__ = ["Renderer", "filter_fields", "fmt_money", "wp_json"]
 
 _CURRENCY_SYMBOLS = {"EUR": "&euro;", "USD": "&#36;", "GBP": "&pound;", "CHF": "CHF"}
-_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring_ascii
 
 
 def fmt_money(value: Decimal) -> str:

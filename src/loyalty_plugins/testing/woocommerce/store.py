@@ -79,7 +79,11 @@ WEBHOOK_TOPIC_HOOKS: dict[str, list[str]] = {
     "coupon.updated": ["woocommerce_process_shop_coupon_meta", "woocommerce_update_coupon"],
     "coupon.deleted": ["wp_trash_post"],
     "coupon.restored": ["untrashed_post"],
-    "customer.created": ["user_register", "woocommerce_created_customer", "woocommerce_new_customer"],
+    "customer.created": [
+        "user_register",
+        "woocommerce_created_customer",
+        "woocommerce_new_customer",
+    ],
     "customer.updated": ["profile_update", "woocommerce_update_customer"],
     "customer.deleted": ["delete_user"],
     "order.created": ["woocommerce_new_order"],
@@ -291,7 +295,7 @@ class WooStore:
         self,
         *,
         currency: str = "EUR",
-        timezone: tzinfo = timezone(timedelta(hours=1)),  # noqa: B008 - immutable value
+        timezone: tzinfo = timezone(timedelta(hours=1)),
         clock: ClockLike | None = None,
         tax_rate: Decimal = Decimal("0.19"),
         tax_label: str = "VAT",
@@ -487,9 +491,7 @@ class WooStore:
     def products(self, *, include_variations: bool = False) -> list[Product]:
         """Products in id order (variations only when asked)."""
         with self.lock:
-            return [
-                p for p in self._products.values() if include_variations or not p.parent_id
-            ]
+            return [p for p in self._products.values() if include_variations or not p.parent_id]
 
     def categories(self) -> list[Category]:
         """All categories in id order."""
@@ -514,14 +516,15 @@ class WooStore:
         with self.lock:
             email = email.strip().lower()
             if not _EMAIL_RE.match(email):
-                raise WooRestError(400, "registration-error-invalid-email",
-                                   "Please provide a valid email address.")
+                raise WooRestError(
+                    400, "registration-error-invalid-email", "Please provide a valid email address."
+                )
             if email in self._emails:
                 raise WooRestError(
                     400,
                     "registration-error-email-exists",
                     "An account is already registered with your email address. "
-                    "<a href=\"#\" class=\"showlogin\">Please log in.</a>",
+                    '<a href="#" class="showlogin">Please log in.</a>',
                 )
             stamp = self.stamp(at)
             empty_billing = Address(first_name, last_name, "", "", "", "", "", "", "", email, "")
@@ -665,8 +668,11 @@ class WooStore:
         if parent is not None:
             for attr in product.attributes:
                 meta.append(
-                    Meta(self.next_id("order_itemmeta"), f"pa_{attr['name'].lower()}",
-                         str(attr["option"]).lower())
+                    Meta(
+                        self.next_id("order_itemmeta"),
+                        f"pa_{attr['name'].lower()}",
+                        str(attr["option"]).lower(),
+                    )
                 )
         return LineItem(
             id=self.next_id("order_items"),
@@ -692,8 +698,9 @@ class WooStore:
             pct = min(coupon.amount, Decimal(100)) / 100
             return [money(s * pct) for s in subtotals]
         if coupon.discount_type == "fixed_product":
-            return [min(s, money(coupon.amount * q)) for s, (_, q) in zip(subtotals, lines,
-                                                                           strict=True)]
+            return [
+                min(s, money(coupon.amount * q)) for s, (_, q) in zip(subtotals, lines, strict=True)
+            ]
         cart = sum(subtotals, ZERO)
         if cart <= 0:
             return [ZERO for _ in subtotals]
@@ -740,16 +747,23 @@ class WooStore:
                     "rest_not_in_enum",
                 )
             if not items:
-                raise WooRestError(400, "woocommerce_rest_required_product_reference",
-                                   "Product ID or SKU is required.")
+                raise WooRestError(
+                    400,
+                    "woocommerce_rest_required_product_reference",
+                    "Product ID or SKU is required.",
+                )
             customer = self._customers.get(customer_id) if customer_id else None
             if customer_id and customer is None:
-                raise WooRestError(400, "woocommerce_rest_invalid_customer_id",
-                                   "Customer ID is invalid.")
+                raise WooRestError(
+                    400, "woocommerce_rest_invalid_customer_id", "Customer ID is invalid."
+                )
             if billing is None:
                 if customer is None:
-                    raise WooRestError(400, "woocommerce_rest_invalid_billing",
-                                       "A billing e-mail is required for guest orders.")
+                    raise WooRestError(
+                        400,
+                        "woocommerce_rest_invalid_billing",
+                        "A billing e-mail is required for guest orders.",
+                    )
                 billing = customer.billing
             ship_to = shipping_address or (customer.shipping if customer else None)
             if ship_to is None:
@@ -758,8 +772,11 @@ class WooStore:
             for product_id, quantity in items:
                 product = self._products.get(product_id)
                 if product is None or product.type == "variable":
-                    raise WooRestError(400, "woocommerce_rest_invalid_product_id",
-                                       f"Product ID {product_id} is invalid.")
+                    raise WooRestError(
+                        400,
+                        "woocommerce_rest_invalid_product_id",
+                        f"Product ID {product_id} is invalid.",
+                    )
                 resolved.append((product, max(1, int(quantity))))
             coupon: Coupon | None = None
             discounts = [ZERO] * len(resolved)
@@ -832,9 +849,8 @@ class WooStore:
             order = Order(
                 id=order_id,
                 parent_id=0,
-                order_key="wc_order_" + "".join(
-                    self._rng.choices(string.ascii_letters + string.digits, k=13)
-                ),
+                order_key="wc_order_"
+                + "".join(self._rng.choices(string.ascii_letters + string.digits, k=13)),
                 created_via=created_via,
                 version=self.wc_version,
                 status=status,
@@ -853,7 +869,7 @@ class WooStore:
                 transaction_id=transaction_id,
                 date_paid=self.stamp(paid) if paid else None,
                 date_completed=self.stamp(completed) if completed else None,
-                cart_hash="%032x" % self._rng.getrandbits(128),
+                cart_hash=f"{self._rng.getrandbits(128):032x}",
                 meta_data=[],
                 line_items=lines,
                 tax_lines=tax_lines,
@@ -985,8 +1001,11 @@ class WooStore:
                     self._refunds.pop(refund.id, None)
             else:
                 if order.status == "trash":
-                    raise WooRestError(410, "woocommerce_rest_already_trashed",
-                                       "The shop_order has already been deleted.")
+                    raise WooRestError(
+                        410,
+                        "woocommerce_rest_already_trashed",
+                        "The shop_order has already been deleted.",
+                    )
                 order.status = "trash"
                 order.date_modified = self.stamp()
             self._emit("order.deleted", order_id)
@@ -1042,15 +1061,21 @@ class WooStore:
             for item_id, qty in items.items():
                 original = by_id.get(item_id)
                 if original is None or qty <= 0:
-                    raise WooRestError(400, "woocommerce_rest_invalid_order_refund",
-                                       f"Invalid order item ID {item_id}.")
+                    raise WooRestError(
+                        400,
+                        "woocommerce_rest_invalid_order_refund",
+                        f"Invalid order item ID {item_id}.",
+                    )
                 qty = min(qty, original.quantity - done.get(item_id, 0))
                 if qty <= 0:
                     continue
                 share = Decimal(qty) / Decimal(original.quantity)
                 taxes = tuple(
-                    TaxShare(t.rate_id, -(t.total * share).quantize(Decimal("0.0001")),
-                             -(t.subtotal * share).quantize(Decimal("0.0001")))
+                    TaxShare(
+                        t.rate_id,
+                        -(t.total * share).quantize(Decimal("0.0001")),
+                        -(t.subtotal * share).quantize(Decimal("0.0001")),
+                    )
                     for t in original.taxes
                 )
                 line = LineItem(
@@ -1081,11 +1106,15 @@ class WooStore:
             else:
                 refund_amount = money(value)
             if refund_amount <= 0:
-                raise WooRestError(400, "woocommerce_rest_invalid_order_refund",
-                                   "Refund amount must be greater than zero.")
+                raise WooRestError(
+                    400,
+                    "woocommerce_rest_invalid_order_refund",
+                    "Refund amount must be greater than zero.",
+                )
             if refund_amount > remaining:
-                raise WooRestError(500, "woocommerce_rest_cannot_create_order_refund",
-                                   "Invalid refund amount.")
+                raise WooRestError(
+                    500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount."
+                )
             when = at or self.now()
             refund = Refund(
                 id=self.next_id("posts"),
@@ -1100,8 +1129,11 @@ class WooStore:
             )
             if refund_shipping:
                 refund.meta_data.append(
-                    Meta(self.next_id("postmeta"), "_refunded_shipping",
-                         str(order.shipping_total + order.shipping_tax))
+                    Meta(
+                        self.next_id("postmeta"),
+                        "_refunded_shipping",
+                        str(order.shipping_total + order.shipping_tax),
+                    )
                 )
             order.refunds.insert(0, refund)
             self._refunds[refund.id] = refund
@@ -1224,8 +1256,11 @@ class WooStore:
             if force:
                 del self._coupons[coupon_id]
             elif coupon.status == "trash":
-                raise WooRestError(410, "woocommerce_rest_already_trashed",
-                                   "The shop_coupon has already been deleted.")
+                raise WooRestError(
+                    410,
+                    "woocommerce_rest_already_trashed",
+                    "The shop_coupon has already been deleted.",
+                )
             else:
                 coupon.status = "trash"
                 coupon.date_modified = self.stamp()
@@ -1239,12 +1274,16 @@ class WooStore:
         if code is not None:
             code = code.strip().lower()
             if not code:
-                raise WooRestError(400, "woocommerce_rest_empty_coupon_code",
-                                   "The coupon code cannot be empty.")
+                raise WooRestError(
+                    400, "woocommerce_rest_empty_coupon_code", "The coupon code cannot be empty."
+                )
             owner = self._coupon_codes.get(code)
             if owner is not None and owner != coupon.id:
-                raise WooRestError(400, "woocommerce_rest_coupon_code_already_exists",
-                                   "The coupon code already exists")
+                raise WooRestError(
+                    400,
+                    "woocommerce_rest_coupon_code_already_exists",
+                    "The coupon code already exists",
+                )
             coupon.code = code
         amount = _expect_str(data, "amount")
         if amount is not None:
@@ -1300,14 +1339,16 @@ class WooStore:
         if "email_restrictions" in data:
             emails = data["email_restrictions"]
             if not isinstance(emails, list):
-                raise _invalid_param("email_restrictions", "email_restrictions is not of type "
-                                     "array.")
+                raise _invalid_param(
+                    "email_restrictions", "email_restrictions is not of type array."
+                )
             cleaned: list[str] = []
             for email in emails:
                 text = str(email).strip().lower()
                 if not _EMAIL_RE.match(text) and not text.startswith("*@"):
-                    raise WooRestError(400, "coupon_invalid_email_address",
-                                       "Invalid email address restriction")
+                    raise WooRestError(
+                        400, "coupon_invalid_email_address", "Invalid email address restriction"
+                    )
                 cleaned.append(text)
             coupon.email_restrictions = cleaned
         if isinstance(data.get("meta_data"), list):
@@ -1379,21 +1420,24 @@ class WooStore:
         with self.lock:
             topic = _expect_str(data, "topic") or ""
             if not _valid_topic(topic):
-                raise WooRestError(400, "woocommerce_rest_webhook_invalid_topic",
-                                   "Webhook topic is required and must be valid.")
+                raise WooRestError(
+                    400,
+                    "woocommerce_rest_webhook_invalid_topic",
+                    "Webhook topic is required and must be valid.",
+                )
             url = _expect_str(data, "delivery_url") or ""
             if not re.match(r"^https?://[^\s/]+", url):
                 raise WooRestError(
                     400,
                     "woocommerce_rest_webhook_invalid_delivery_url",
-                    "Webhook delivery URL must be a valid URL starting with http:// or "
-                    "https://.",
+                    "Webhook delivery URL must be a valid URL starting with http:// or https://.",
                 )
             stamp = self.stamp(at)
             status = _expect_str(data, "status") or "active"
             if status not in ("active", "paused", "disabled"):
                 raise _invalid_param(
-                    "status", "status is not one of active, paused, and disabled.",
+                    "status",
+                    "status is not one of active, paused, and disabled.",
                     "rest_not_in_enum",
                 )
             secret = _expect_str(data, "secret")
@@ -1404,9 +1448,9 @@ class WooStore:
                 status=status,
                 topic=topic,
                 delivery_url=url,
-                secret=secret if secret else hashlib.md5(
-                    b"1|admin", usedforsecurity=False
-                ).hexdigest(),
+                secret=secret
+                if secret
+                else hashlib.md5(b"1|admin", usedforsecurity=False).hexdigest(),
                 date_created=stamp,
                 date_modified=stamp,
             )
@@ -1421,8 +1465,7 @@ class WooStore:
         with self.lock:
             webhook = self._webhooks.get(webhook_id)
             if webhook is None:
-                raise WooRestError(404, "woocommerce_rest_shop_webhook_invalid_id",
-                                   "Invalid ID.")
+                raise WooRestError(404, "woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.")
             for name in ("name", "delivery_url", "secret"):
                 value = _expect_str(data, name)
                 if value is not None:
@@ -1430,14 +1473,18 @@ class WooStore:
             topic = _expect_str(data, "topic")
             if topic is not None:
                 if not _valid_topic(topic):
-                    raise WooRestError(400, "woocommerce_rest_webhook_invalid_topic",
-                                       "Webhook topic must be valid.")
+                    raise WooRestError(
+                        400,
+                        "woocommerce_rest_webhook_invalid_topic",
+                        "Webhook topic must be valid.",
+                    )
                 webhook.topic = topic
             status = _expect_str(data, "status")
             if status is not None:
                 if status not in ("active", "paused", "disabled"):
                     raise _invalid_param(
-                        "status", "status is not one of active, paused, and disabled.",
+                        "status",
+                        "status is not one of active, paused, and disabled.",
                         "rest_not_in_enum",
                     )
                 if status == "active":
@@ -1452,8 +1499,7 @@ class WooStore:
         with self.lock:
             webhook = self._webhooks.pop(webhook_id, None)
             if webhook is None:
-                raise WooRestError(404, "woocommerce_rest_shop_webhook_invalid_id",
-                                   "Invalid ID.")
+                raise WooRestError(404, "woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.")
             self._version += 1
             return webhook
 
@@ -1579,4 +1625,3 @@ def _order_matches(order: Order, q: OrderQuery) -> bool:
         if needle not in hay.lower() and needle != str(order.id):
             return False
     return True
-

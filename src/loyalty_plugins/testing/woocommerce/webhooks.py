@@ -89,7 +89,7 @@ def build_delivery(
     else:
         body = wp_json(payload).strip()
     if topic.startswith("action."):
-        resource, event = "action", topic[len("action."):]
+        resource, event = "action", topic[len("action.") :]
     else:
         resource, _, event = topic.partition(".")
     delivery_id = delivery_id or uuid.uuid4().hex
