@@ -27,9 +27,10 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.builders import order  # noqa: E402
+
 from loyalty_plugins.clock import FixedClock  # noqa: E402
 from loyalty_plugins.program import LoyaltyProgram  # noqa: E402
-from tests.builders import order  # noqa: E402
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 TARGET = 0.5
@@ -37,12 +38,17 @@ TARGET = 0.5
 
 def _program(url: str, schema: str | None) -> LoyaltyProgram:
     config = {"program": {"database": url, "currency": "EUR"}}
-    return LoyaltyProgram.open(config, clock=FixedClock(START), load_entrypoints=False, schema=schema)
+    return LoyaltyProgram.open(
+        config, clock=FixedClock(START), load_entrypoints=False, schema=schema
+    )
 
 
 def bench_program(url: str, schema: str | None, n: int, customers: int) -> float:
     program = _program(url, schema)
-    snapshots = [order(str(i), "42.50", START - timedelta(minutes=i), cid=str(i % customers)) for i in range(n)]
+    snapshots = [
+        order(str(i), "42.50", START - timedelta(minutes=i), cid=str(i % customers))
+        for i in range(n)
+    ]
     for c in range(customers):  # enrol first: we measure awards, not enrolment
         program.record_order(order(f"warm{c}", "1.00", START, cid=str(c)))
     began = time.perf_counter()
@@ -62,7 +68,9 @@ def bench_raw(url: str, schema: str | None, n: int, customers: int) -> float:
     with program.db.read() as conn:
         accounts = {
             int(m): int(a)
-            for m, a in conn.execute(text("SELECT member_id, id FROM accounts WHERE kind = 'pending'"))
+            for m, a in conn.execute(
+                text("SELECT member_id, id FROM accounts WHERE kind = 'pending'")
+            )
         }
         issued = conn.execute(text("SELECT id FROM accounts WHERE kind = 'issued'")).scalar_one()
     raw = program.db.engine.raw_connection()
@@ -77,16 +85,38 @@ def bench_raw(url: str, schema: str | None, n: int, customers: int) -> float:
         if sqlite:
             cur.execute("BEGIN IMMEDIATE")
         key = f"raw:{i}:award"
-        sql = (f"INSERT INTO journal (idempotency_key, request_hash, kind, member_id, occurred_at, recorded_at, result) "
-               f"VALUES ({p},{p},{p},{p},{p},{p},{p})")
-        cur.execute(sql + (" RETURNING id" if not sqlite else ""), (key, "h", "award", member, now, now, "{}"))
+        sql = (
+            f"INSERT INTO journal (idempotency_key, request_hash, kind, member_id, occurred_at, recorded_at, result) "
+            f"VALUES ({p},{p},{p},{p},{p},{p},{p})"
+        )
+        cur.execute(
+            sql + (" RETURNING id" if not sqlite else ""),
+            (key, "h", "award", member, now, now, "{}"),
+        )
         journal = cur.fetchone()[0] if not sqlite else cur.lastrowid
         cur.execute(
             f"INSERT INTO orders (source_key, member_id, platform, store, external_id, currency, total_minor, "
             f"qualifying_minor, refunded_minor, net_qualifying_minor, points_awarded, points_reversed, points_forgiven, "
             f"rule, paid_at, journal_id) VALUES ({p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p})"
             + (" RETURNING id" if not sqlite else ""),
-            (f"raw:{i}", member, "woocommerce", "shop", str(i), "EUR", 4250, 4250, 0, 4250, 42, 0, 0, "{}", now, journal),
+            (
+                f"raw:{i}",
+                member,
+                "woocommerce",
+                "shop",
+                str(i),
+                "EUR",
+                4250,
+                4250,
+                0,
+                4250,
+                42,
+                0,
+                0,
+                "{}",
+                now,
+                journal,
+            ),
         )
         order_id = cur.fetchone()[0] if not sqlite else cur.lastrowid
         cur.execute(
@@ -99,7 +129,9 @@ def bench_raw(url: str, schema: str | None, n: int, customers: int) -> float:
             f"INSERT INTO transfers (journal_id, source_id, destination_id, amount, lot_id, memo) VALUES ({p},{p},{p},{p},{p},{p})",
             (journal, issued, accounts[member], 42, lot, "earn"),
         )
-        cur.execute(f"UPDATE accounts SET balance = balance + 42 WHERE id = {p}", (accounts[member],))
+        cur.execute(
+            f"UPDATE accounts SET balance = balance + 42 WHERE id = {p}", (accounts[member],)
+        )
         for kind in ("order_paid", "points_earned"):
             cur.execute(
                 f"INSERT INTO outbox (kind, member_id, occurred_at, data, dispatched_at) VALUES ({p},{p},{p},{p},{p})",
@@ -141,8 +173,13 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         a, b = f"sqlite:///{tmp}/p.db", f"sqlite:///{tmp}/r.db"
-        rows.append({"backend": "sqlite", "record_order": bench_program(a, None, args.orders, args.customers),
-                     "raw_sql": bench_raw(b, None, args.orders, args.customers)})
+        rows.append(
+            {
+                "backend": "sqlite",
+                "record_order": bench_program(a, None, args.orders, args.customers),
+                "raw_sql": bench_raw(b, None, args.orders, args.customers),
+            }
+        )
     if args.postgres:
         for fn, label in ((bench_program, "record_order"), (bench_raw, "raw_sql")):
             schema, engine = pg_schema(args.postgres)
@@ -161,7 +198,9 @@ def main() -> int:
     for row in rows:
         row["ratio"] = row["record_order"] / row["raw_sql"]
         ok = ok and row["ratio"] >= TARGET
-        print(f"{row['backend']:<12}{row['record_order']:>16.0f}{row['raw_sql']:>12.0f}{row['ratio']:>8.2f}")
+        print(
+            f"{row['backend']:<12}{row['record_order']:>16.0f}{row['raw_sql']:>12.0f}{row['ratio']:>8.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0 if ok else 1

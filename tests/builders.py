@@ -38,10 +38,20 @@ def order(
         for i, (pid, total, cats) in enumerate(spec, start=1)
     )
     return OrderSnapshot(
-        PLATFORM, STORE, order_id, state, currency, Money.of(amount, currency), customer(cid),
-        when, items, paid_at=when,
+        PLATFORM,
+        STORE,
+        order_id,
+        state,
+        currency,
+        Money.of(amount, currency),
+        customer(cid),
+        when,
+        items,
+        paid_at=when,
     )
 
 
-def refund(order_id: str, refund_id: str, amount: str, when: datetime, currency: str = "EUR") -> RefundSnapshot:
+def refund(
+    order_id: str, refund_id: str, amount: str, when: datetime, currency: str = "EUR"
+) -> RefundSnapshot:
     return RefundSnapshot(PLATFORM, STORE, order_id, refund_id, Money.of(amount, currency), when)

@@ -58,7 +58,9 @@ def pg_url() -> Iterator[tuple[str, str]]:
     """(url, schema) of a fresh PostgreSQL schema, dropped afterwards."""
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     from sqlalchemy import create_engine, text
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -86,9 +88,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | 
 
 
 @pytest.fixture
-def make_program(
-    backend: tuple[str, str | None], clock: FixedClock
-) -> Iterator[ProgramFactory]:
+def make_program(backend: tuple[str, str | None], clock: FixedClock) -> Iterator[ProgramFactory]:
     """Open programs on the current backend; all are closed at teardown."""
     opened: list[LoyaltyProgram] = []
     url, schema = backend

@@ -7,7 +7,6 @@ found: the message says which); 2 usage error; 3 ``ledger verify`` found problem
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,9 @@ EXIT_ERROR = 1
 EXIT_VERIFY_FAILED = 3
 EXIT_LOCK_BUSY = 4
 
-app = typer.Typer(help="Run a customer-loyalty program for a WooCommerce or Shopify shop.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run a customer-loyalty program for a WooCommerce or Shopify shop.", no_args_is_help=True
+)
 members_app = typer.Typer(help="Members and their points.", no_args_is_help=True)
 points_app = typer.Typer(help="Manual points changes.", no_args_is_help=True)
 tiers_app = typer.Typer(help="Tier evaluation.", no_args_is_help=True)
@@ -77,7 +78,9 @@ def _run(config: Path, action: Callable[[LoyaltyProgram], T]) -> T:
 @app.command()
 def init(
     config: ConfigOption = DEFAULT_CONFIG,
-    database: Annotated[str | None, typer.Option(help="Database URL (default: SQLite next to the config).")] = None,
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default: SQLite next to the config).")
+    ] = None,
     currency: Annotated[str, typer.Option(help="ISO 4217 currency of the shop.")] = "EUR",
     force: Annotated[bool, typer.Option(help="Overwrite an existing config file.")] = False,
 ) -> None:
@@ -105,7 +108,13 @@ def members_list(
     rows = _run(config, lambda p: p.members(search=search, limit=limit, offset=offset))
     table = Table("id", "name", "e-mail", "tier", "available")
     for member, available in rows:
-        table.add_row(str(member.id), member.display_name, member.email or "", member.tier or "-", str(available))
+        table.add_row(
+            str(member.id),
+            member.display_name,
+            member.email or "",
+            member.tier or "-",
+            str(available),
+        )
     console.print(table)
 
 
@@ -116,19 +125,35 @@ def members_show(member_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
     def show(p: LoyaltyProgram) -> None:
         member = p.member(member_id)
         balance = p.balance(member_id)
-        console.print(f"[bold]{member.display_name}[/bold] (member {member.id}, {member.email or 'no e-mail'})")
-        console.print(f"tier: {member.tier or '-'}   available: {balance.available}   "
-                      f"pending: {balance.pending}   owed: {-balance.debt}")
+        console.print(
+            f"[bold]{member.display_name}[/bold] (member {member.id}, {member.email or 'no e-mail'})"
+        )
+        console.print(
+            f"tier: {member.tier or '-'}   available: {balance.available}   "
+            f"pending: {balance.pending}   owed: {-balance.debt}"
+        )
         lots = Table("lot", "points", "remaining", "state", "available from", "expires")
         for lot in p.lots(member_id):
-            lots.add_row(str(lot.id), str(lot.points), str(lot.remaining), lot.state,
-                         f"{lot.available_at:%Y-%m-%d}", f"{lot.expires_at:%Y-%m-%d}" if lot.expires_at else "never")
+            lots.add_row(
+                str(lot.id),
+                str(lot.points),
+                str(lot.remaining),
+                lot.state,
+                f"{lot.available_at:%Y-%m-%d}",
+                f"{lot.expires_at:%Y-%m-%d}" if lot.expires_at else "never",
+            )
         console.print(lots)
         statement = Table("entry", "when", "kind", "available", "pending", "debt", "reason")
         for line in p.history(member_id):
-            statement.add_row(str(line.journal_id), f"{line.occurred_at:%Y-%m-%d}", line.kind,
-                              f"{line.available_change:+d}", f"{line.pending_change:+d}",
-                              f"{line.debt_change:+d}", line.reason or "")
+            statement.add_row(
+                str(line.journal_id),
+                f"{line.occurred_at:%Y-%m-%d}",
+                line.kind,
+                f"{line.available_change:+d}",
+                f"{line.pending_change:+d}",
+                f"{line.debt_change:+d}",
+                line.reason or "",
+            )
         console.print(statement)
         coupons = Table("code", "reward", "status", "expires")
         for c in p.coupons(member_id):
@@ -144,11 +169,16 @@ def points_adjust(
     points: Annotated[int, typer.Argument(help="Points to add (negative to remove).")],
     reason: Annotated[str, typer.Option(help="Why (stored in the ledger).")],
     actor: Annotated[str, typer.Option(help="Who made the change.", envvar="USER")] = "cli",
-    key: Annotated[str | None, typer.Option(help="Idempotency key: a retry with it applies once.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: a retry with it applies once.")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Add or remove points with a reason."""
-    result = _run(config, lambda p: p.adjust(member_id, points, reason=reason, actor=actor, idempotency_key=key))
+    result = _run(
+        config,
+        lambda p: p.adjust(member_id, points, reason=reason, actor=actor, idempotency_key=key),
+    )
     note = " (already applied)" if result.replayed else ""
     console.print(f"member {member_id}: {points:+d} points, entry {result.journal_id}{note}")
 
@@ -157,28 +187,36 @@ def points_adjust(
 def redeem(
     member_id: int,
     reward: str,
-    key: Annotated[str | None, typer.Option(help="Idempotency key: a retry with it redeems once.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: a retry with it redeems once.")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Spend a member's points on a reward and print the coupon code."""
     coupon = _run(config, lambda p: p.redeem(member_id, reward, idempotency_key=key))
-    console.print(f"coupon {coupon.code} ({coupon.reward_key}) for member {member_id}, "
-                  f"valid until {coupon.expires_at:%Y-%m-%d}")
+    console.print(
+        f"coupon {coupon.code} ({coupon.reward_key}) for member {member_id}, "
+        f"valid until {coupon.expires_at:%Y-%m-%d}"
+    )
 
 
 @app.command()
 def expire(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Make due pending points available and expire old points (safe to re-run)."""
     r = _run(config, lambda p: p.expire_due())
-    console.print(f"{r.members} members: {r.matured_points} points became available "
-                  f"({r.matured_lots} lots), {r.expired_points} expired ({r.expired_lots} lots)")
+    console.print(
+        f"{r.members} members: {r.matured_points} points became available "
+        f"({r.matured_lots} lots), {r.expired_points} expired ({r.expired_lots} lots)"
+    )
 
 
 @tiers_app.command("evaluate")
 def tiers_evaluate(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Re-evaluate every member's tier."""
     r = _run(config, lambda p: p.evaluate_tiers())
-    console.print(f"{r.evaluated} members: {r.upgraded} up, {r.downgraded} down, {r.in_grace} in grace")
+    console.print(
+        f"{r.evaluated} members: {r.upgraded} up, {r.downgraded} down, {r.in_grace} in grace"
+    )
 
 
 @ledger_app.command("verify")
@@ -235,4 +273,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

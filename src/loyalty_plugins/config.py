@@ -134,9 +134,7 @@ class ProgramConfig(_Model):
         """The tier ladder in force (may be empty)."""
         t = self.tiers
         return TierLadder(
-            tiers=tuple(
-                Tier(lv.key, lv.name, lv.threshold, lv.earn_multiplier) for lv in t.levels
-            ),
+            tiers=tuple(Tier(lv.key, lv.name, lv.threshold, lv.earn_multiplier) for lv in t.levels),
             basis=t.basis,
             window_days=t.window_days,
             grace_days=t.grace_days,
@@ -192,9 +190,7 @@ def load_config(path: str | Path) -> ProgramConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", path=str(file)) from None
     config = config_from_mapping(data, str(file))
-    if config.database.startswith("sqlite:///") and not config.database.startswith(
-        "sqlite:////"
-    ):
+    if config.database.startswith("sqlite:///") and not config.database.startswith("sqlite:////"):
         # A relative SQLite path is relative to the config file, not the cwd of cron.
         relative = config.database.removeprefix("sqlite:///")
         if relative and relative != ":memory:":

@@ -33,7 +33,9 @@ from loyalty_woocommerce import mapping
 
 DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 STORE = "demo-shop"
-REAL_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real" / "woocommerce"
+REAL_FIXTURES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real" / "woocommerce"
+)
 
 
 def _pages(api: PolicyWooCommerceAPI, endpoint: str, **params: Any) -> Iterator[Any]:
@@ -60,13 +62,17 @@ def _record_real_fixtures(out: Path, clock: FixedClock, console: Console) -> int
             recorded += 1
             for refund in mapping.map_embedded_refunds(payload, "docs-example"):
                 reversed_ = program.record_refund(refund).points_reversed
-                console.print(f"docs order {snapshot.order_id}: refund {refund.refund_id} "
-                              f"({refund.amount}) reversed {reversed_} points")
+                console.print(
+                    f"docs order {snapshot.order_id}: refund {refund.refund_id} "
+                    f"({refund.amount}) reversed {reversed_} points"
+                )
             if result.member_id is not None:
                 balance = program.balance(result.member_id)
-                console.print(f"docs order {snapshot.order_id} ({snapshot.raw_status}, {snapshot.total}): "
-                              f"member {result.member_id} holds {balance.available} available, "
-                              f"{balance.pending} pending")
+                console.print(
+                    f"docs order {snapshot.order_id} ({snapshot.raw_status}, {snapshot.total}): "
+                    f"member {result.member_id} holds {balance.available} available, "
+                    f"{balance.pending} pending"
+                )
         if not program.verify().ok:
             raise LoyaltyError("docs example ledger does not verify")
     return recorded
@@ -84,7 +90,9 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
     clock = FixedClock(DEMO_NOW)
     store = generate_store(orders, seed=2026, now=DEMO_NOW, currency="EUR")
     console.rule("[bold]loyalty_plugins demo")
-    console.print(f"store emulator: {orders} orders over a year; program database: {config.database}")
+    console.print(
+        f"store emulator: {orders} orders over a year; program database: {config.database}"
+    )
     counts: Counter[str] = Counter()
     with WooCommerceEmulator(store) as emu, LoyaltyProgram(config, clock=clock) as program:
         session = PolicySession(HttpPolicy(connect_timeout=2, read_timeout=10))
@@ -113,9 +121,9 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
         for order_id, currency in refunded:
             for refund_payload in _pages(api, f"orders/{order_id}/refunds"):
                 refund = mapping.map_refund(refund_payload, STORE, order_id, currency=currency)
-                result = program.record_refund(refund)
+                reversal = program.record_refund(refund)
                 counts["refunds"] += 1
-                counts["points reversed"] += result.points_reversed
+                counts["points reversed"] += reversal.points_reversed
         counts["docs orders"] = _record_real_fixtures(out, clock, console)
         expiry = program.expire_due()
         tiers = program.evaluate_tiers()
@@ -130,7 +138,9 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
         _report(program, console, counts, expiry.expired_points, tiers.evaluated, issued, session)
         report = program.verify()
     if report.ok:
-        console.print(f"[green]ledger verify: ok[/green] ({report.accounts} accounts, {report.transfers} transfers)")
+        console.print(
+            f"[green]ledger verify: ok[/green] ({report.accounts} accounts, {report.transfers} transfers)"
+        )
     else:
         for problem in report.problems:
             console.print(f"[red]ledger problem:[/red] {problem}")
@@ -139,12 +149,27 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
 
 
 def _report(
-    program: LoyaltyProgram, console: Console, counts: Counter[str], expired: int,
-    evaluated: int, issued: int, session: PolicySession,
+    program: LoyaltyProgram,
+    console: Console,
+    counts: Counter[str],
+    expired: int,
+    evaluated: int,
+    issued: int,
+    session: PolicySession,
 ) -> None:
     summary = Table("what", "count", title="sync")
-    for key in ("fetched", "awarded", "not_paid", "void", "skipped", "quarantined", "refunds",
-                "points awarded", "points reversed", "docs orders"):
+    for key in (
+        "fetched",
+        "awarded",
+        "not_paid",
+        "void",
+        "skipped",
+        "quarantined",
+        "refunds",
+        "points awarded",
+        "points reversed",
+        "docs orders",
+    ):
         summary.add_row(key, str(counts.get(key, 0)))
     summary.add_row("points expired", str(expired))
     summary.add_row("tiers evaluated", str(evaluated))
@@ -157,13 +182,26 @@ def _report(
     top = Table("member", "name", "tier", "available", "pending", title="top members by points")
     for member, available in sorted(members, key=lambda row: -row[1])[:10]:
         balance = program.balance(member.id)
-        top.add_row(str(member.id), member.display_name, member.tier or "-", str(available), str(balance.pending))
+        top.add_row(
+            str(member.id),
+            member.display_name,
+            member.tier or "-",
+            str(available),
+            str(balance.pending),
+        )
     console.print(top)
     coupons = program.coupons()
     if coupons:
-        sample = Table("code", "member", "reward", "expires", title=f"coupons issued ({len(coupons)})")
+        sample = Table(
+            "code", "member", "reward", "expires", title=f"coupons issued ({len(coupons)})"
+        )
         for coupon in coupons[:5]:
-            sample.add_row(coupon.code, str(coupon.member_id), coupon.reward_key, f"{coupon.expires_at:%Y-%m-%d}")
+            sample.add_row(
+                coupon.code,
+                str(coupon.member_id),
+                coupon.reward_key,
+                f"{coupon.expires_at:%Y-%m-%d}",
+            )
         console.print(sample)
 
 

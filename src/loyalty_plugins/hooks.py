@@ -118,7 +118,10 @@ class Hooks:
     ) -> TierDecision:
         """Tier decision for ``member``."""
         result = self.pm.hook.loyalty_determine_tier(
-            member=member, qualifying=qualifying, ladder=ladder, after_refund=after_refund,
+            member=member,
+            qualifying=qualifying,
+            ladder=ladder,
+            after_refund=after_refund,
             ctx=self.ctx,
         )
         if not isinstance(result, TierDecision):
@@ -177,7 +180,11 @@ class Hooks:
 
     def collect_report_sections(self) -> list[ReportSection]:
         """Every plugin's report sections."""
-        return [s for batch in self.pm.hook.loyalty_collect_report_sections(ctx=self.ctx) for s in batch or []]
+        return [
+            s
+            for batch in self.pm.hook.loyalty_collect_report_sections(ctx=self.ctx)
+            for s in batch or []
+        ]
 
     def _first_refusal(self, results: list[Any]) -> Refusal | None:
         for result in results:

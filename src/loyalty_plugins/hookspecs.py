@@ -172,9 +172,7 @@ def loyalty_check_coupon_use(
 
 
 @hookspec
-def loyalty_check_message_send(
-    member: Member, message: Any, ctx: HookContext
-) -> Refusal | None:
+def loyalty_check_message_send(member: Member, message: Any, ctx: HookContext) -> Refusal | None:
     """Veto sending a message (consent, frequency cap...)."""
 
 

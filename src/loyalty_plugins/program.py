@@ -119,7 +119,10 @@ class LoyaltyProgram:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -167,12 +170,21 @@ class LoyaltyProgram:
         return coupon
 
     def adjust(
-        self, member_id: int, points: int, *, reason: str, actor: str,
+        self,
+        member_id: int,
+        points: int,
+        *,
+        reason: str,
+        actor: str,
         idempotency_key: str | None = None,
     ) -> AdjustResult:
         """Add or remove points by hand, with a reason and the actor's name."""
         result = adjustments.adjust(
-            self._rt, member_id, points, reason=reason, actor=actor,
+            self._rt,
+            member_id,
+            points,
+            reason=reason,
+            actor=actor,
             idempotency_key=idempotency_key,
         )
         self._after_commit()
@@ -242,5 +254,5 @@ class LoyaltyProgram:
 
     def verify(self) -> VerifyReport:
         """Prove balances equal the sum of entries (``loyalty ledger verify``)."""
-        with self.db.read() as conn:
+        with self.db.read(snapshot=True) as conn:  # one consistent moment, even under writes
             return verify_ledger(conn)

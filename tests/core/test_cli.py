@@ -35,7 +35,10 @@ def test_adjust_show_redeem_verify(config: Path) -> None:
 
     member = program.record_order(order("1", "12.00", datetime(2025, 1, 1, tzinfo=UTC))).member_id
     program.close()
-    ok = runner.invoke(app, ["points", "adjust", str(member), "600", "--reason", "migration", "--config", str(config)])
+    ok = runner.invoke(
+        app,
+        ["points", "adjust", str(member), "600", "--reason", "migration", "--config", str(config)],
+    )
     assert ok.exit_code == 0, ok.output
     shown = runner.invoke(app, ["members", "show", str(member), "--config", str(config)])
     # the 2025 order is past its return window, so its 12 points are available at once
@@ -60,7 +63,10 @@ def test_verify_exit_code_on_tampering(config: Path) -> None:
     member = program.ensure_member(customer("1"))
     program.adjust(member, 10, reason="x", actor="t")
     with program.db.engine.begin() as conn:
-        conn.execute(text("UPDATE accounts SET balance = 11 WHERE member_id = :m AND kind = 'available'"), {"m": member})
+        conn.execute(
+            text("UPDATE accounts SET balance = 11 WHERE member_id = :m AND kind = 'available'"),
+            {"m": member},
+        )
     program.close()
     result = runner.invoke(app, ["ledger", "verify", "--config", str(config)])
     assert result.exit_code == EXIT_VERIFY_FAILED

@@ -11,9 +11,13 @@ from tests.builders import order
 from tests.conftest import BASE_CONFIG, ProgramFactory, merged
 
 
-def test_fifty_concurrent_redemptions_of_one_reward(make_program: ProgramFactory, clock: FixedClock) -> None:
+def test_fifty_concurrent_redemptions_of_one_reward(
+    make_program: ProgramFactory, clock: FixedClock
+) -> None:
     program = make_program(merged(BASE_CONFIG, return_window_days=0))
-    member = program.record_order(order("1", "150.00", clock.now())).member_id  # covers one 100-pt reward
+    member = program.record_order(
+        order("1", "150.00", clock.now())
+    ).member_id  # covers one 100-pt reward
     assert member is not None
     barrier = Barrier(50)
 
@@ -32,7 +36,9 @@ def test_fifty_concurrent_redemptions_of_one_reward(make_program: ProgramFactory
     assert program.verify().ok
 
 
-def test_ten_concurrent_deliveries_of_one_order(make_program: ProgramFactory, clock: FixedClock) -> None:
+def test_ten_concurrent_deliveries_of_one_order(
+    make_program: ProgramFactory, clock: FixedClock
+) -> None:
     programs = [make_program() for _ in range(2)]  # two "processes" sharing one database
     o = order("77", "64.00", clock.now(), cid="900")
     barrier = Barrier(10)

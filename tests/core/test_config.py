@@ -28,9 +28,12 @@ def test_fractional_toml_numbers_are_not_floats(tmp_path: Path) -> None:
     [
         ('[program]\ncurrency = "ZZZ"\n', "currency"),
         ("[earn]\npoints_per_unit = -1\n", "earn.points_per_unit"),
-        ("[program]\nclawback = \"maybe\"\n", "clawback"),
+        ('[program]\nclawback = "maybe"\n', "clawback"),
         ("[program]\nnot_a_key = 1\n", "not_a_key"),
-        ('[[rewards]]\nkey = "x"\nname = "X"\ncost = 0\nkind = "percent"\nvalue = "5"\n', "rewards.0.cost"),
+        (
+            '[[rewards]]\nkey = "x"\nname = "X"\ncost = 0\nkind = "percent"\nvalue = "5"\n',
+            "rewards.0.cost",
+        ),
     ],
 )
 def test_invalid_config_names_key_and_file(tmp_path: Path, body: str, key: str) -> None:

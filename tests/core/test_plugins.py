@@ -34,7 +34,9 @@ class DoublePointsWeekend:
     ) -> Generator[None, PointsCalculation, PointsCalculation]:
         calc = yield
         if order.effective_paid_at.weekday() >= 5:
-            return PointsCalculation(calc.points * 2, calc.qualifying, {**calc.rule, "weekend": "x2"})
+            return PointsCalculation(
+                calc.points * 2, calc.qualifying, {**calc.rule, "weekend": "x2"}
+            )
         return calc
 
 
@@ -46,7 +48,9 @@ class NoPointsOnGiftCards:
         self, order: OrderSnapshot, rule: EarnRule
     ) -> PointsCalculation:
         excluded = frozenset(rule.excluded_categories | {"Gift cards"})
-        strict = EarnRule(rule.points_per_unit, rule.currency, "no-gift-cards", excluded_categories=excluded)
+        strict = EarnRule(
+            rule.points_per_unit, rule.currency, "no-gift-cards", excluded_categories=excluded
+        )
         return calculate_points(order, strict)
 
 
@@ -81,7 +85,9 @@ def test_defaults_are_plugins_and_last() -> None:
         assert impl.trylast
 
 
-def test_double_points_weekend_wraps_default(make_program: ProgramFactory, clock: FixedClock) -> None:
+def test_double_points_weekend_wraps_default(
+    make_program: ProgramFactory, clock: FixedClock
+) -> None:
     program = make_program(plugins=[DoublePointsWeekend()])
     saturday = START + timedelta(days=(5 - START.weekday()) % 7)
     assert saturday.weekday() == 5
@@ -94,7 +100,12 @@ def test_double_points_weekend_wraps_default(make_program: ProgramFactory, clock
 
 def test_override_gift_cards(make_program: ProgramFactory, clock: FixedClock) -> None:
     program = make_program(plugins=[NoPointsOnGiftCards()])
-    o = order("1", "80.00", clock.now(), lines=[("g", "50.00", ("Gift cards",)), ("f", "30.00", ("Food",))])
+    o = order(
+        "1",
+        "80.00",
+        clock.now(),
+        lines=[("g", "50.00", ("Gift cards",)), ("f", "30.00", ("Food",))],
+    )
     assert program.record_order(o).points == 30
 
 
@@ -104,7 +115,9 @@ def test_veto_and_subscribers_isolated(make_program: ProgramFactory, clock: Fixe
         plugins=[VipOnlyRewards(), Broken(), recorder],
         config={
             "program": {"return_window_days": 0},
-            "rewards": [{"key": "10-pct", "name": "10%", "cost": 10, "kind": "percent", "value": "10"}],
+            "rewards": [
+                {"key": "10-pct", "name": "10%", "cost": 10, "kind": "percent", "value": "10"}
+            ],
         },
     )
     member = program.record_order(order("1", "50.00", clock.now())).member_id

@@ -25,9 +25,14 @@ def test_points_per_unit_rounded_once_per_order() -> None:
 
 def test_product_multiplier_beats_category_and_exclusions_skip_lines() -> None:
     o = order(
-        "1", "100.00", NOW,
-        lines=[("cat1", "40.00", ("Cat food",)), ("toy", "30.00", ("Toys", "Cat food")),
-               ("gift", "30.00", ("Gift cards",))],
+        "1",
+        "100.00",
+        NOW,
+        lines=[
+            ("cat1", "40.00", ("Cat food",)),
+            ("toy", "30.00", ("Toys", "Cat food")),
+            ("gift", "30.00", ("Gift cards",)),
+        ],
     )
     r = rule(
         category_multipliers={"Cat food": Decimal(2), "Toys": Decimal("1.5")},
@@ -48,7 +53,8 @@ def test_minimum_order_and_currency() -> None:
 
 def ladder(grace: int = 30) -> TierLadder:
     return TierLadder(
-        (Tier("gold", "Gold", Decimal(1000)), Tier("silver", "Silver", Decimal(200))), grace_days=grace
+        (Tier("gold", "Gold", Decimal(1000)), Tier("silver", "Silver", Decimal(200))),
+        grace_days=grace,
     )
 
 

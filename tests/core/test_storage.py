@@ -14,7 +14,9 @@ from loyalty_plugins.storage.tables import metadata
 def test_migrations_match_tables(program: LoyaltyProgram) -> None:
     assert current_revision(program.db) == head_revision()
     with program.db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
     assert diff == []
     upgrade(program.db)  # idempotent
     with program.db.read() as conn:
@@ -30,13 +32,18 @@ def test_database_constraints_back_the_invariants(program: LoyaltyProgram) -> No
     from tests.builders import customer
 
     member = program.ensure_member(customer("5"))
-    with pytest.raises(IntegrityError):
-        with program.db.engine.begin() as conn:  # member balances cannot go negative
-            conn.execute(
-                update(t.accounts).where(t.accounts.c.member_id == member, t.accounts.c.kind == "available")
-                .values(balance=-1)
+    # member balances cannot go negative
+    with pytest.raises(IntegrityError), program.db.engine.begin() as conn:
+        conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.member_id == member, t.accounts.c.kind == "available")
+            .values(balance=-1)
+        )
+    # a transfer moves a positive amount
+    with pytest.raises(IntegrityError), program.db.engine.begin() as conn:
+        ids = list(system_account_ids(conn).values())
+        conn.execute(
+            insert(t.transfers).values(
+                journal_id=1, source_id=ids[0], destination_id=ids[1], amount=0, memo="x"
             )
-    with pytest.raises(IntegrityError):
-        with program.db.engine.begin() as conn:  # a transfer moves a positive amount
-            ids = list(system_account_ids(conn).values())
-            conn.execute(insert(t.transfers).values(journal_id=1, source_id=ids[0], destination_id=ids[1], amount=0, memo="x"))
+        )

@@ -19,7 +19,9 @@ from tests.builders import order, refund
 from tests.conftest import BASE_CONFIG, ProgramFactory, merged
 
 
-def test_earn_partial_refund_expire_tier_drop(make_program: ProgramFactory, clock: FixedClock) -> None:
+def test_earn_partial_refund_expire_tier_drop(
+    make_program: ProgramFactory, clock: FixedClock
+) -> None:
     program = make_program()
     t0 = clock.now()
     first = program.record_order(order("100", "150.00", t0))
@@ -156,7 +158,10 @@ def test_adjust_needs_reason_and_never_goes_negative(program, clock: FixedClock)
         program.adjust(member, -26, reason="fix", actor="ann")
     program.adjust(member, -25, reason="fix", actor="ann")
     lines = program.history(member)
-    assert [(line.kind, line.actor) for line in lines[-2:]] == [("adjustment", "ann"), ("adjustment", "ann")]
+    assert [(line.kind, line.actor) for line in lines[-2:]] == [
+        ("adjustment", "ann"),
+        ("adjustment", "ann"),
+    ]
     assert program.verify().ok
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -16,7 +16,7 @@ MONEY_ROUNDING = ROUND_HALF_EVEN
 _MAX_ABS = Decimal("1e15")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
@@ -39,7 +39,7 @@ def normalize_currency(code: object) -> str:
 
 def to_decimal(value: object, field: str = "amount") -> Decimal:
     """Parse ``value`` (str, int or Decimal; never float) into a finite Decimal."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidAmount(field, f"{value!r} is a {type(value).__name__}; pass str or Decimal")
     if isinstance(value, Decimal):
         result = value

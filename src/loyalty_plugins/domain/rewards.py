@@ -36,7 +36,9 @@ class CouponDefinition:
     def __post_init__(self) -> None:
         if self.kind is RewardKind.FIXED_AMOUNT:
             if self.currency is None or self.value <= 0:
-                raise InvalidAmount("value", "a fixed-amount coupon needs a positive value and currency")
+                raise InvalidAmount(
+                    "value", "a fixed-amount coupon needs a positive value and currency"
+                )
             Money(self.value, self.currency)  # validates the currency and the precision
         if self.kind is RewardKind.PERCENT and not (Decimal(0) < self.value <= Decimal(100)):
             raise InvalidAmount("value", "a percent coupon needs 0 < value <= 100")

@@ -51,7 +51,9 @@ class EarnRule:
             return Decimal(0)
         if product_id in self.product_multipliers:
             return self.product_multipliers[product_id]
-        matches = [self.category_multipliers[c] for c in categories if c in self.category_multipliers]
+        matches = [
+            self.category_multipliers[c] for c in categories if c in self.category_multipliers
+        ]
         return max(matches) if matches else Decimal(1)
 
     def snapshot(self) -> dict[str, Any]:
@@ -75,7 +77,9 @@ class PointsCalculation:
     breakdown: tuple[tuple[str, str], ...] = ()
 
 
-def calculate_points(order: OrderSnapshot, rule: EarnRule, multiplier: Decimal = Decimal(1)) -> PointsCalculation:
+def calculate_points(
+    order: OrderSnapshot, rule: EarnRule, multiplier: Decimal = Decimal(1)
+) -> PointsCalculation:
     """Apply ``rule`` to ``order``; ``multiplier`` is an extra factor such as a tier bonus."""
     if order.currency != rule.currency:
         raise CurrencyMismatch(order.currency, rule.currency, f"order {order.order_id} vs program")

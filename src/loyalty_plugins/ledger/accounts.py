@@ -71,7 +71,9 @@ def system_account_ids(conn: Connection) -> dict[AccountKind, int]:
     return {AccountKind(kind): int(id_) for kind, id_ in rows}
 
 
-def lock_members(conn: Connection, member_ids: list[int], *, for_update: bool) -> dict[int, MemberAccounts]:
+def lock_members(
+    conn: Connection, member_ids: list[int], *, for_update: bool
+) -> dict[int, MemberAccounts]:
     """Read (and on PostgreSQL row-lock, in sorted order) the accounts of ``member_ids``."""
     query = (
         select(t.accounts.c.id, t.accounts.c.member_id, t.accounts.c.kind, t.accounts.c.balance)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 from loyalty_plugins.errors import IdempotencyMismatch
 from loyalty_plugins.ledger.accounts import AccountKind, MemberAccounts
 from loyalty_plugins.storage import tables as t
+from loyalty_plugins.storage.database import inserted_id
 
 
 def request_hash(content: Any) -> str:
@@ -74,7 +75,7 @@ class Posting:
         self.system = system
         self.accounts = accounts
         self.now = recorded_at
-        self.journal_id = int(
+        self.journal_id = inserted_id(
             conn.execute(
                 insert(t.journal).values(
                     idempotency_key=key,
@@ -87,7 +88,7 @@ class Posting:
                     reason=reason,
                     result={},
                 )
-            ).inserted_primary_key[0]
+            )
         )
         self._deltas: dict[int, int] = {}
         self._transfers: list[dict[str, Any]] = []
@@ -96,7 +97,11 @@ class Posting:
         return self.accounts.ids[kind] if kind in self.accounts.ids else self.system[kind]
 
     def transfer(
-        self, source: AccountKind, destination: AccountKind, amount: int, memo: str,
+        self,
+        source: AccountKind,
+        destination: AccountKind,
+        amount: int,
+        memo: str,
         lot_id: int | None = None,
     ) -> None:
         """Move ``amount`` points; member balances are updated once, at :meth:`finish`."""
@@ -120,11 +125,17 @@ class Posting:
                 self._deltas[account_id] = self._deltas.get(account_id, 0) + sign * amount
 
     def add_lot(
-        self, points: int, *, state: str, earned_at: datetime, available_at: datetime,
-        expires_at: datetime | None, order_id: int | None,
+        self,
+        points: int,
+        *,
+        state: str,
+        earned_at: datetime,
+        available_at: datetime,
+        expires_at: datetime | None,
+        order_id: int | None,
     ) -> int:
         """Create a lot of ``points`` (the caller transfers them into the lot's account)."""
-        return int(
+        return inserted_id(
             self.conn.execute(
                 insert(t.lots).values(
                     member_id=self.accounts.member_id,
@@ -137,7 +148,7 @@ class Posting:
                     available_at=available_at,
                     expires_at=expires_at,
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
     def take_from_lot(self, lot: Lot, amount: int, sink: AccountKind, memo: str) -> int:
@@ -174,7 +185,9 @@ class Posting:
                 break
             if row.id == exclude_lot:
                 continue
-            taken += self.take_from_lot(Lot(row.id, row.remaining, row.state), amount - taken, sink, memo)
+            taken += self.take_from_lot(
+                Lot(row.id, row.remaining, row.state), amount - taken, sink, memo
+            )
         return taken
 
     def finish(self, result: dict[str, Any]) -> dict[str, Any]:

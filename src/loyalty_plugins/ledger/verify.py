@@ -35,7 +35,9 @@ def verify_ledger(conn: Connection) -> VerifyReport:
     sums = dict(
         conn.execute(select(flows.c.acc, func.sum(flows.c.delta)).group_by(flows.c.acc)).all()
     )
-    rows = conn.execute(select(a.c.id, a.c.member_id, a.c.kind, a.c.balance, a.c.allow_negative)).all()
+    rows = conn.execute(
+        select(a.c.id, a.c.member_id, a.c.kind, a.c.balance, a.c.allow_negative)
+    ).all()
     grand_total = sum(int(v) for v in sums.values())
     if grand_total != 0:
         problems.append(f"books do not balance: accounts sum to {grand_total}")
@@ -64,9 +66,9 @@ def verify_ledger(conn: Connection) -> VerifyReport:
                     f"member {row.member_id} {row.kind}: balance {row.balance} but lots hold {in_lots}"
                 )
     over = conn.execute(
-        select(func.count()).select_from(t.orders).where(
-            t.orders.c.points_reversed > t.orders.c.points_awarded
-        )
+        select(func.count())
+        .select_from(t.orders)
+        .where(t.orders.c.points_reversed > t.orders.c.points_awarded)
     ).scalar_one()
     if over:
         problems.append(f"{over} orders reversed more points than they were awarded")

@@ -9,7 +9,12 @@ from sqlalchemy import Connection
 
 from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.points import MAX_POINTS
-from loyalty_plugins.errors import InsufficientPoints, InvalidAmount, MemberNotFound, ValidationError
+from loyalty_plugins.errors import (
+    InsufficientPoints,
+    InvalidAmount,
+    MemberNotFound,
+    ValidationError,
+)
 from loyalty_plugins.ledger.accounts import AccountKind, lock_members
 from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
 from loyalty_plugins.services.results import AdjustResult
@@ -17,8 +22,14 @@ from loyalty_plugins.services.runtime import Runtime, emit, load_member
 
 
 def adjust(
-    rt: Runtime, member_id: int, points: int, *, reason: str, actor: str,
-    idempotency_key: str | None = None, kind: str = "adjustment",
+    rt: Runtime,
+    member_id: int,
+    points: int,
+    *,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    kind: str = "adjustment",
 ) -> AdjustResult:
     """Add (positive) or remove (negative) points; removal never goes below zero."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
@@ -42,8 +53,16 @@ def adjust(
         member = load_member(conn, member_id)
         now = rt.now()
         posting = Posting(
-            conn, rt.system, accounts, key=key, digest=digest, kind=kind,
-            occurred_at=now, recorded_at=now, actor=actor.strip(), reason=reason.strip(),
+            conn,
+            rt.system,
+            accounts,
+            key=key,
+            digest=digest,
+            kind=kind,
+            occurred_at=now,
+            recorded_at=now,
+            actor=actor.strip(),
+            reason=reason.strip(),
         )
         if points > 0:
             debt = -accounts.balances[AccountKind.DEBT]
@@ -52,20 +71,26 @@ def adjust(
             rest = points - settled
             if rest:
                 lot_id = posting.add_lot(
-                    rest, state="available", earned_at=now, available_at=now,
-                    expires_at=rt.hooks.determine_points_expiry(member, now, rest), order_id=None,
+                    rest,
+                    state="available",
+                    earned_at=now,
+                    available_at=now,
+                    expires_at=rt.hooks.determine_points_expiry(member, now, rest),
+                    order_id=None,
                 )
                 posting.transfer(AccountKind.ISSUED, AccountKind.AVAILABLE, rest, kind, lot_id)
             emit(rt, conn, EventKind.POINTS_EARNED, member_id, {"points": points, "reason": reason})
         else:
             wanted = -points
             if accounts.balances[AccountKind.AVAILABLE] < wanted:
-                raise InsufficientPoints(member_id, wanted, accounts.balances[AccountKind.AVAILABLE])
+                raise InsufficientPoints(
+                    member_id, wanted, accounts.balances[AccountKind.AVAILABLE]
+                )
             posting.consume_fifo(wanted, AccountKind.ADJUSTED, kind)
-            emit(rt, conn, EventKind.POINTS_REVERSED, member_id, {"points": wanted, "reason": reason})
+            emit(
+                rt, conn, EventKind.POINTS_REVERSED, member_id, {"points": wanted, "reason": reason}
+            )
         return posting.finish({"member_id": member_id, "points": points})
 
     result = rt.db.write(txn)
     return AdjustResult(member_id, points, int(result["journal_id"]), bool(result["replayed"]))
-
-

@@ -17,6 +17,7 @@ from loyalty_plugins.services.results import OrderResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
 from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
+from loyalty_plugins.storage.database import inserted_id
 
 
 def award_request(order: OrderSnapshot) -> dict[str, Any]:
@@ -64,12 +65,18 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
         now = rt.now()
         paid_at = order.effective_paid_at
         posting = Posting(
-            conn, rt.system, accounts, key=key, digest=digest, kind="award",
-            occurred_at=paid_at, recorded_at=now,
+            conn,
+            rt.system,
+            accounts,
+            key=key,
+            digest=digest,
+            kind="award",
+            occurred_at=paid_at,
+            recorded_at=now,
         )
         rule = dict(calc.rule, bonuses=[[b.reason, b.points] for b in bonuses])
         qualifying = to_minor(calc.qualifying)
-        order_id = int(
+        order_id = inserted_id(
             conn.execute(
                 insert(t.orders).values(
                     source_key=order.key,
@@ -89,7 +96,7 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
                     paid_at=paid_at,
                     journal_id=posting.journal_id,
                 )
-            ).inserted_primary_key[0]
+            )
         )
         debt = -accounts.balances[AccountKind.DEBT]
         settled = min(points, debt)
@@ -100,13 +107,21 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
             state = "available" if available_at <= now else "pending"
             expires_at = rt.hooks.determine_points_expiry(member, paid_at, lot_points)
             lot_id = posting.add_lot(
-                lot_points, state=state, earned_at=paid_at, available_at=available_at,
-                expires_at=expires_at, order_id=order_id,
+                lot_points,
+                state=state,
+                earned_at=paid_at,
+                available_at=available_at,
+                expires_at=expires_at,
+                order_id=order_id,
             )
             destination = AccountKind.AVAILABLE if state == "available" else AccountKind.PENDING
             posting.transfer(AccountKind.ISSUED, destination, lot_points, "earn", lot_id)
-        event = {"order": order.key, "points": points, "total": str(order.total.amount),
-                 "currency": order.currency}
+        event = {
+            "order": order.key,
+            "points": points,
+            "total": str(order.total.amount),
+            "currency": order.currency,
+        }
         emit(rt, conn, EventKind.ORDER_PAID, member_id, event)
         if points:
             emit(rt, conn, EventKind.POINTS_EARNED, member_id, event)
@@ -117,6 +132,10 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
 
     result = rt.db.write(txn)
     return OrderResult(
-        order.key, "awarded", member_id, int(result["points"]), bool(result["replayed"]),
+        order.key,
+        "awarded",
+        member_id,
+        int(result["points"]),
+        bool(result["replayed"]),
         result.get("tier"),
     )

@@ -50,31 +50,54 @@ def _process_member(rt: Runtime, member_id: int) -> _Counts:
         accounts = lock_members(conn, [member_id], for_update=True)[member_id]
         lots = t.lots
         due = conn.execute(
-            select(lots.c.id, lots.c.remaining, lots.c.state, lots.c.available_at, lots.c.expires_at)
+            select(
+                lots.c.id, lots.c.remaining, lots.c.state, lots.c.available_at, lots.c.expires_at
+            )
             .where(lots.c.member_id == member_id, lots.c.remaining > 0)
-            .where(or_((lots.c.state == "pending") & (lots.c.available_at <= now), lots.c.expires_at <= now))
+            .where(
+                or_(
+                    (lots.c.state == "pending") & (lots.c.available_at <= now),
+                    lots.c.expires_at <= now,
+                )
+            )
             .order_by(lots.c.earned_at, lots.c.id)
         ).all()
         if not due:
             return counts
         posting = Posting(
-            conn, rt.system, accounts, key=f"maintenance:{member_id}:{uuid.uuid4().hex}",
-            digest="-", kind="maintenance", occurred_at=now, recorded_at=now,
+            conn,
+            rt.system,
+            accounts,
+            key=f"maintenance:{member_id}:{uuid.uuid4().hex}",
+            digest="-",
+            kind="maintenance",
+            occurred_at=now,
+            recorded_at=now,
         )
         for row in due:
             lot = Lot(row.id, row.remaining, row.state)
             if row.state == "pending" and row.available_at <= now:
-                posting.transfer(AccountKind.PENDING, AccountKind.AVAILABLE, lot.remaining, "mature", lot.id)
+                posting.transfer(
+                    AccountKind.PENDING, AccountKind.AVAILABLE, lot.remaining, "mature", lot.id
+                )
                 conn.execute(update(lots).where(lots.c.id == lot.id).values(state="available"))
                 lot.state = "available"
                 counts.matured_lots += 1
                 counts.matured_points += lot.remaining
             if row.expires_at is not None and row.expires_at <= now:
-                counts.expired_points += posting.take_from_lot(lot, lot.remaining, AccountKind.EXPIRED, "expire")
+                counts.expired_points += posting.take_from_lot(
+                    lot, lot.remaining, AccountKind.EXPIRED, "expire"
+                )
                 counts.expired_lots += 1
         if counts.expired_points:
             emit(rt, conn, EventKind.POINTS_EXPIRED, member_id, {"points": counts.expired_points})
-        posting.finish({"member_id": member_id, "matured": counts.matured_points, "expired": counts.expired_points})
+        posting.finish(
+            {
+                "member_id": member_id,
+                "matured": counts.matured_points,
+                "expired": counts.expired_points,
+            }
+        )
         return counts
 
     return rt.db.write(txn)
@@ -91,14 +114,25 @@ def expire_due(rt: Runtime) -> MaintenanceResult:
         total.expired_lots += counts.expired_lots
         total.expired_points += counts.expired_points
     return MaintenanceResult(
-        len(members), total.matured_lots, total.matured_points, total.expired_lots, total.expired_points
+        len(members),
+        total.matured_lots,
+        total.matured_points,
+        total.expired_lots,
+        total.expired_points,
     )
 
 
 def evaluate_tiers(rt: Runtime) -> TierRunResult:
     """Re-evaluate every member's tier (time-based roll-off, grace periods)."""
     with rt.db.read() as conn:
-        ids = [int(r.id) for r in conn.execute(select(t.members.c.id).where(t.members.c.redacted_at.is_(None)).order_by(t.members.c.id))]
+        ids = [
+            int(r.id)
+            for r in conn.execute(
+                select(t.members.c.id)
+                .where(t.members.c.redacted_at.is_(None))
+                .order_by(t.members.c.id)
+            )
+        ]
     ladder = rt.config.tier_ladder()
     up = down = grace = 0
     changes: list[tuple[int, str | None, str | None]] = []

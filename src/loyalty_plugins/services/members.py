@@ -9,6 +9,7 @@ from loyalty_plugins.domain.orders import CustomerRef
 from loyalty_plugins.ledger.accounts import create_member_accounts
 from loyalty_plugins.services.runtime import Runtime, emit
 from loyalty_plugins.storage import tables as t
+from loyalty_plugins.storage.database import inserted_id
 
 
 def normalize_email(email: str | None) -> str | None:
@@ -69,7 +70,7 @@ def ensure_member(rt: Runtime, customer: CustomerRef) -> int:
             ).first()
             member_id = int(row.id) if row else None
         if member_id is None:
-            member_id = int(
+            member_id = inserted_id(
                 conn.execute(
                     insert(t.members).values(
                         email=email,
@@ -77,7 +78,7 @@ def ensure_member(rt: Runtime, customer: CustomerRef) -> int:
                         last_name=customer.last_name,
                         enrolled_at=rt.now(),
                     )
-                ).inserted_primary_key[0]
+                )
             )
             create_member_accounts(conn, member_id)
             emit(rt, conn, EventKind.MEMBER_ENROLLED, member_id, {"source": customer.platform})

@@ -8,12 +8,24 @@ never deliver the same event; a crash between claim and delivery loses that deli
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from loyalty_plugins.domain.events import EventKind, LoyaltyEvent
 from loyalty_plugins.services.runtime import Runtime
 from loyalty_plugins.storage import tables as t
+
+
+def _claim(rt: Runtime, conn: Connection, row_id: int) -> int:
+    o = t.outbox
+    claim = update(o).where(o.c.id == row_id, o.c.dispatched_at.is_(None))
+    return int(conn.execute(claim.values(dispatched_at=rt.now())).rowcount)
+
+
+def _record(conn: Connection, row_id: int, failures: list[dict[str, Any]]) -> None:
+    conn.execute(update(t.outbox).where(t.outbox.c.id == row_id).values(failures=failures))
 
 
 def dispatch_pending(rt: Runtime, *, limit: int = 1000) -> int:
@@ -25,22 +37,12 @@ def dispatch_pending(rt: Runtime, *, limit: int = 1000) -> int:
         ).all()
     delivered = 0
     for row in rows:
-        claimed = rt.db.write(
-            lambda conn, row_id=row.id: conn.execute(
-                update(o).where(o.c.id == row_id, o.c.dispatched_at.is_(None)).values(
-                    dispatched_at=rt.now()
-                )
-            ).rowcount
-        )
-        if not claimed:
-            continue
+        if not rt.db.write(partial(_claim, rt, row_id=row.id)):
+            continue  # another process took it
         event = LoyaltyEvent(row.id, EventKind(row.kind), row.member_id, row.occurred_at, row.data)
         failures = rt.hooks.dispatch_event(event)
         delivered += 1
         if failures:
-            rt.db.write(
-                lambda conn, row_id=row.id, f=failures: conn.execute(
-                    update(o).where(o.c.id == row_id).values(failures=[asdict(x) for x in f])
-                )
-            )
+            stored = [asdict(failure) for failure in failures]
+            rt.db.write(partial(_record, row_id=row.id, failures=stored))
     return delivered

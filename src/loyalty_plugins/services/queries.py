@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from loyalty_plugins.domain.members import Member
 from loyalty_plugins.errors import MemberNotFound
@@ -43,7 +45,7 @@ def statement(conn: Connection, member_id: int) -> list[StatementLine]:
         raise MemberNotFound(member_id)
     ids = list(accounts)
 
-    def change(kind: str) -> object:
+    def change(kind: str) -> ColumnElement[Any]:
         own = [i for i, k in accounts.items() if k == kind]
         return func.sum(
             case((tr.c.destination_id.in_(own), tr.c.amount), else_=0)
@@ -52,8 +54,14 @@ def statement(conn: Connection, member_id: int) -> list[StatementLine]:
 
     rows = conn.execute(
         select(
-            j.c.id, j.c.kind, j.c.occurred_at, j.c.reason, j.c.actor,
-            change("available"), change("pending"), change("debt"),
+            j.c.id,
+            j.c.kind,
+            j.c.occurred_at,
+            j.c.reason,
+            j.c.actor,
+            change("available"),
+            change("pending"),
+            change("debt"),
         )
         .join(tr, tr.c.journal_id == j.c.id)
         .where(tr.c.source_id.in_(ids) | tr.c.destination_id.in_(ids))
@@ -82,6 +90,8 @@ def list_members(
         like = f"%{search.lower()}%"
         query = query.where(
             func.lower(func.coalesce(m.c.email, "")).like(like)
-            | func.lower(func.coalesce(m.c.first_name, "") + " " + func.coalesce(m.c.last_name, "")).like(like)
+            | func.lower(
+                func.coalesce(m.c.first_name, "") + " " + func.coalesce(m.c.last_name, "")
+            ).like(like)
         )
     return [(member_from_row(r), int(r.balance)) for r in conn.execute(query)]

@@ -23,6 +23,7 @@ from loyalty_plugins.ledger.accounts import AccountKind, lock_members
 from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
 from loyalty_plugins.storage import tables as t
+from loyalty_plugins.storage.database import inserted_id
 
 
 def coupon_from_row(row: Any) -> IssuedCoupon:
@@ -74,31 +75,40 @@ def redeem(
             raise InsufficientPoints(member_id, reward.cost, max(0, accounts.spendable))
         now = rt.now()
         posting = Posting(
-            conn, rt.system, accounts, key=key, digest=digest, kind="redemption",
-            occurred_at=now, recorded_at=now, reason=f"reward {reward.key}",
+            conn,
+            rt.system,
+            accounts,
+            key=key,
+            digest=digest,
+            kind="redemption",
+            occurred_at=now,
+            recorded_at=now,
+            reason=f"reward {reward.key}",
         )
         taken = posting.consume_fifo(reward.cost, AccountKind.REDEEMED, "redeem")
         if taken != reward.cost:  # balances and lots disagree: refuse rather than guess
             raise InsufficientPoints(member_id, reward.cost, taken)
         code = rt.hooks.generate_coupon_code(reward, member)
         coupon = reward.coupon
-        coupon_id = conn.execute(
-            insert(t.coupons).values(
-                code=code,
-                member_id=member_id,
-                reward_key=reward.key,
-                kind=coupon.kind.value,
-                value=str(coupon.value),
-                currency=coupon.currency,
-                product_id=coupon.product_id,
-                minimum_order=str(coupon.minimum_order),
-                points_spent=reward.cost,
-                issued_at=now,
-                expires_at=now + timedelta(days=coupon.valid_days),
-                status=CouponStatus.ISSUED.value,
-                journal_id=posting.journal_id,
+        coupon_id = inserted_id(
+            conn.execute(
+                insert(t.coupons).values(
+                    code=code,
+                    member_id=member_id,
+                    reward_key=reward.key,
+                    kind=coupon.kind.value,
+                    value=str(coupon.value),
+                    currency=coupon.currency,
+                    product_id=coupon.product_id,
+                    minimum_order=str(coupon.minimum_order),
+                    points_spent=reward.cost,
+                    issued_at=now,
+                    expires_at=now + timedelta(days=coupon.valid_days),
+                    status=CouponStatus.ISSUED.value,
+                    journal_id=posting.journal_id,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         data = {"reward": reward.key, "points": reward.cost, "code": code}
         emit(rt, conn, EventKind.POINTS_REDEEMED, member_id, data)
         emit(rt, conn, EventKind.COUPON_ISSUED, member_id, data)
@@ -120,7 +130,9 @@ def mark_coupon_redeemed(rt: Runtime, code: str, order_ref: str) -> IssuedCoupon
         if row.status == CouponStatus.REDEEMED.value:
             if row.redeemed_order == order_ref:
                 return int(row.id)
-            raise CouponNotApplicable("already_used", f"coupon {code} was used by {row.redeemed_order}")
+            raise CouponNotApplicable(
+                "already_used", f"coupon {code} was used by {row.redeemed_order}"
+            )
         if row.status != CouponStatus.ISSUED.value:
             raise CouponNotApplicable(row.status, f"coupon {code} is {row.status}")
         coupon = coupon_from_row(row)
@@ -130,11 +142,21 @@ def mark_coupon_redeemed(rt: Runtime, code: str, order_ref: str) -> IssuedCoupon
         conn.execute(
             update(t.coupons)
             .where(t.coupons.c.id == row.id)
-            .values(status=CouponStatus.REDEEMED.value, redeemed_at=rt.now(), redeemed_order=order_ref)
+            .values(
+                status=CouponStatus.REDEEMED.value, redeemed_at=rt.now(), redeemed_order=order_ref
+            )
         )
-        emit(rt, conn, EventKind.COUPON_REDEEMED, coupon.member_id, {"code": code, "order": order_ref})
+        emit(
+            rt,
+            conn,
+            EventKind.COUPON_REDEEMED,
+            coupon.member_id,
+            {"code": code, "order": order_ref},
+        )
         return int(row.id)
 
     coupon_id = rt.db.write(txn)
     with rt.db.read() as conn:
-        return coupon_from_row(conn.execute(select(t.coupons).where(t.coupons.c.id == coupon_id)).one())
+        return coupon_from_row(
+            conn.execute(select(t.coupons).where(t.coupons.c.id == coupon_id)).one()
+        )

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from loyalty_plugins.domain.events import EventKind
-from loyalty_plugins.domain.money import to_minor
+from loyalty_plugins.domain.money import from_minor, to_minor
 from loyalty_plugins.domain.orders import RefundSnapshot
 from loyalty_plugins.errors import CurrencyMismatch, OrderNotFound, RefundExceedsOrder
-from loyalty_plugins.domain.money import from_minor
 from loyalty_plugins.ledger.accounts import AccountKind, lock_members
 from loyalty_plugins.ledger.posting import Lot, Posting, find_replay, request_hash
 from loyalty_plugins.services.results import RefundResult
@@ -37,8 +36,11 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
     member_id = int(order.member_id)
     key = refund.key
     digest = request_hash(
-        {"order": refund.order_key, "amount": str(refund.amount.amount),
-         "currency": refund.amount.currency}
+        {
+            "order": refund.order_key,
+            "amount": str(refund.amount.amount),
+            "currency": refund.amount.currency,
+        }
     )
 
     def txn(conn: Connection) -> dict[str, Any]:
@@ -61,8 +63,15 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
         target = awarded if refunded == total else awarded * refunded // total
         due = max(0, target - already)
         posting = Posting(
-            conn, rt.system, accounts, key=key, digest=digest, kind="reversal",
-            occurred_at=refund.created_at, recorded_at=rt.now(), reason=refund.reason or None,
+            conn,
+            rt.system,
+            accounts,
+            key=key,
+            digest=digest,
+            kind="reversal",
+            occurred_at=refund.created_at,
+            recorded_at=rt.now(),
+            reason=refund.reason or None,
         )
         lot = conn.execute(
             select(t.lots.c.id, t.lots.c.remaining, t.lots.c.state).where(
@@ -78,7 +87,9 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
         policy = rt.config.clawback
         if shortfall and policy in ("negative", "forfeit"):
             shortfall -= posting.consume_fifo(
-                shortfall, AccountKind.REVERSED, "refund",
+                shortfall,
+                AccountKind.REVERSED,
+                "refund",
                 exclude_lot=lot.id if lot is not None else None,
             )
         forgiven = debt = 0
@@ -110,19 +121,35 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
                 journal_id=posting.journal_id,
             )
         )
-        data = {"order": refund.order_key, "refund": key, "amount": str(refund.amount.amount),
-                "points": due, "forgiven": forgiven, "debt": debt}
+        data = {
+            "order": refund.order_key,
+            "refund": key,
+            "amount": str(refund.amount.amount),
+            "points": due,
+            "forgiven": forgiven,
+            "debt": debt,
+        }
         emit(rt, conn, EventKind.ORDER_REFUNDED, member_id, data)
         if due:
             emit(rt, conn, EventKind.POINTS_REVERSED, member_id, data)
         member, _ = evaluate_member(rt, conn, load_member(conn, member_id), after_refund=True)
         return posting.finish(
-            {"member_id": member_id, "points": due, "forgiven": forgiven, "debt": debt,
-             "tier": member.tier}
+            {
+                "member_id": member_id,
+                "points": due,
+                "forgiven": forgiven,
+                "debt": debt,
+                "tier": member.tier,
+            }
         )
 
     result = rt.db.write(txn)
     return RefundResult(
-        key, member_id, int(result["points"]), int(result["forgiven"]), int(result["debt"]),
-        bool(result["replayed"]), result.get("tier"),
+        key,
+        member_id,
+        int(result["points"]),
+        int(result["forgiven"]),
+        int(result["debt"]),
+        bool(result["replayed"]),
+        result.get("tier"),
     )

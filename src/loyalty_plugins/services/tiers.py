@@ -23,7 +23,9 @@ def qualifying_value(rt: Runtime, conn: Connection, member_id: int, now: datetim
     window = (o.c.member_id == member_id, o.c.paid_at > since, o.c.paid_at <= now)
     if ladder.basis == "points":
         total = conn.execute(
-            select(func.coalesce(func.sum(o.c.points_awarded - o.c.points_reversed), 0)).where(*window)
+            select(func.coalesce(func.sum(o.c.points_awarded - o.c.points_reversed), 0)).where(
+                *window
+            )
         ).scalar_one()
         return Decimal(int(total))
     minor = conn.execute(
@@ -59,9 +61,16 @@ def evaluate_member(
             )
         )
         emit(
-            rt, conn, EventKind.TIER_CHANGED, member.id,
-            {"from": member.tier, "to": decision.tier, "reason": decision.reason,
-             "qualifying": str(value)},
+            rt,
+            conn,
+            EventKind.TIER_CHANGED,
+            member.id,
+            {
+                "from": member.tier,
+                "to": decision.tier,
+                "reason": decision.reason,
+                "qualifying": str(value),
+            },
         )
     conn.execute(update(t.members).where(t.members.c.id == member.id).values(**values))
     return load_member(conn, member.id), decision

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import QueuePool
 
@@ -44,8 +44,12 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     # A small pool: opening a SQLite connection (and the WAL checkpoint on closing the
     # last one) costs more than a whole write, so connections are kept.
     engine = create_engine(
-        url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False},
-        poolclass=QueuePool, pool_size=5, max_overflow=60,
+        url,
+        echo=echo,
+        connect_args={"timeout": 60, "check_same_thread": False},
+        poolclass=QueuePool,
+        pool_size=5,
+        max_overflow=60,
     )
 
     @event.listens_for(engine, "connect")
@@ -74,9 +78,21 @@ def _postgres_engine(url: str, echo: bool, schema: str | None) -> Engine:
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
     return create_engine(
-        url, echo=echo, connect_args=connect_args, pool_size=10, max_overflow=40,
+        url,
+        echo=echo,
+        connect_args=connect_args,
+        pool_size=10,
+        max_overflow=40,
         pool_pre_ping=True,
     )
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """Primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
 
 
 class Database:
@@ -105,10 +121,17 @@ class Database:
         return self.dialect == "postgresql"
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only transaction (deferred on SQLite, so it never blocks writers)."""
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only transaction (deferred on SQLite, so it never blocks writers).
+
+        ``snapshot=True`` makes every statement see the same moment on PostgreSQL
+        (REPEATABLE READ); SQLite read transactions already do.
+        """
+        options: dict[str, Any] = {"loyalty_readonly": True}
+        if snapshot and self.is_postgres:
+            options["isolation_level"] = "REPEATABLE READ"
         with self.engine.connect() as conn:
-            conn = conn.execution_options(loyalty_readonly=True)
+            conn = conn.execution_options(**options)
             with conn.begin():
                 yield conn
 

@@ -469,7 +469,7 @@ class JsonResponse:
         return self.data
 
 
-class _Retry(Exception):  # noqa: N818 - internal control flow, never escapes
+class _Retry(Exception):
     """Internal: this attempt failed in a retryable way."""
 
     def __init__(
@@ -659,7 +659,7 @@ class PolicySession(requests.Session):
         return response, None
 
 
-class _NotRetried(Exception):  # noqa: N818 - internal control flow, never escapes
+class _NotRetried(Exception):
     def __init__(self, description: str, *, status: int | None = None) -> None:
         super().__init__(description)
         self.description = description
