@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from loyalty_plugins.storage import tables as t
 
@@ -71,19 +71,22 @@ def system_account_ids(conn: Connection) -> dict[AccountKind, int]:
     return {AccountKind(kind): int(id_) for kind, id_ in rows}
 
 
+_READ_ACCOUNTS = (
+    select(t.accounts.c.id, t.accounts.c.member_id, t.accounts.c.kind, t.accounts.c.balance)
+    .where(t.accounts.c.member_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.accounts.c.id)
+)
+# Row locks in ascending account id: every writer locks in the same order, so no deadlock.
+_LOCK_ACCOUNTS = _READ_ACCOUNTS.with_for_update()
+
+
 def lock_members(
     conn: Connection, member_ids: list[int], *, for_update: bool
 ) -> dict[int, MemberAccounts]:
     """Read (and on PostgreSQL row-lock, in sorted order) the accounts of ``member_ids``."""
-    query = (
-        select(t.accounts.c.id, t.accounts.c.member_id, t.accounts.c.kind, t.accounts.c.balance)
-        .where(t.accounts.c.member_id.in_(sorted(set(member_ids))))
-        .order_by(t.accounts.c.id)
-    )
-    if for_update:
-        query = query.with_for_update()
+    query = _LOCK_ACCOUNTS if for_update else _READ_ACCOUNTS
     found: dict[int, MemberAccounts] = {}
-    for id_, member_id, kind, balance in conn.execute(query):
+    for id_, member_id, kind, balance in conn.execute(query, {"ids": sorted(set(member_ids))}):
         entry = found.setdefault(member_id, MemberAccounts(member_id, {}, {}))
         entry.ids[AccountKind(kind)] = id_
         entry.balances[AccountKind(kind)] = balance

@@ -12,12 +12,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import JSON, BigInteger, Connection, bindparam, insert, select, update
 
 from loyalty_plugins.errors import IdempotencyMismatch
 from loyalty_plugins.ledger.accounts import AccountKind, MemberAccounts
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import inserted_id
+
+# Statements built once: on the ingest path, building SQL expressions costs more than
+# running them.
+_INSERT_JOURNAL = insert(t.journal)
+_INSERT_LOT = insert(t.lots)
+_INSERT_TRANSFERS = insert(t.transfers)
+_ADD_BALANCE = (
+    update(t.accounts)
+    .where(t.accounts.c.id == bindparam("account_id"))
+    .values(balance=t.accounts.c.balance + bindparam("delta", type_=BigInteger))
+)
+_STORE_RESULT = (
+    update(t.journal)
+    .where(t.journal.c.id == bindparam("journal_id"))
+    .values(result=bindparam("result", type_=JSON))
+)
+_FIND_REPLAY = select(t.journal.c.request_hash, t.journal.c.result).where(
+    t.journal.c.idempotency_key == bindparam("key")
+)
 
 
 def request_hash(content: Any) -> str:
@@ -31,11 +50,7 @@ def find_replay(conn: Connection, key: str, digest: str) -> dict[str, Any] | Non
 
     Raises :class:`IdempotencyMismatch` when the key was used for other content.
     """
-    row = conn.execute(
-        select(t.journal.c.request_hash, t.journal.c.result).where(
-            t.journal.c.idempotency_key == key
-        )
-    ).first()
+    row = conn.execute(_FIND_REPLAY, {"key": key}).first()
     if row is None:
         return None
     if row.request_hash != digest:
@@ -77,17 +92,18 @@ class Posting:
         self.now = recorded_at
         self.journal_id = inserted_id(
             conn.execute(
-                insert(t.journal).values(
-                    idempotency_key=key,
-                    request_hash=digest,
-                    kind=kind,
-                    member_id=accounts.member_id,
-                    occurred_at=occurred_at,
-                    recorded_at=recorded_at,
-                    actor=actor,
-                    reason=reason,
-                    result={},
-                )
+                _INSERT_JOURNAL,
+                {
+                    "idempotency_key": key,
+                    "request_hash": digest,
+                    "kind": kind,
+                    "member_id": accounts.member_id,
+                    "occurred_at": occurred_at,
+                    "recorded_at": recorded_at,
+                    "actor": actor,
+                    "reason": reason,
+                    "result": {},
+                },
             )
         )
         self._deltas: dict[int, int] = {}
@@ -137,17 +153,18 @@ class Posting:
         """Create a lot of ``points`` (the caller transfers them into the lot's account)."""
         return inserted_id(
             self.conn.execute(
-                insert(t.lots).values(
-                    member_id=self.accounts.member_id,
-                    journal_id=self.journal_id,
-                    order_id=order_id,
-                    points=points,
-                    remaining=points,
-                    state=state,
-                    earned_at=earned_at,
-                    available_at=available_at,
-                    expires_at=expires_at,
-                )
+                _INSERT_LOT,
+                {
+                    "member_id": self.accounts.member_id,
+                    "journal_id": self.journal_id,
+                    "order_id": order_id,
+                    "points": points,
+                    "remaining": points,
+                    "state": state,
+                    "earned_at": earned_at,
+                    "available_at": available_at,
+                    "expires_at": expires_at,
+                },
             )
         )
 
@@ -193,16 +210,10 @@ class Posting:
     def finish(self, result: dict[str, Any]) -> dict[str, Any]:
         """Write transfers and balance changes and store ``result`` for replays."""
         if self._transfers:
-            self.conn.execute(insert(t.transfers), self._transfers)
+            self.conn.execute(_INSERT_TRANSFERS, self._transfers)
         for account_id, delta in sorted(self._deltas.items()):
             if delta:
-                self.conn.execute(
-                    update(t.accounts)
-                    .where(t.accounts.c.id == account_id)
-                    .values(balance=t.accounts.c.balance + delta)
-                )
+                self.conn.execute(_ADD_BALANCE, {"account_id": account_id, "delta": delta})
         stored = dict(result, journal_id=self.journal_id)
-        self.conn.execute(
-            update(t.journal).where(t.journal.c.id == self.journal_id).values(result=stored)
-        )
+        self.conn.execute(_STORE_RESULT, {"journal_id": self.journal_id, "result": stored})
         return dict(stored, replayed=False)

@@ -19,6 +19,8 @@ from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import inserted_id
 
+_INSERT_ORDER = insert(t.orders)
+
 
 def award_request(order: OrderSnapshot) -> dict[str, Any]:
     """The part of an order that decides its award (hashed for idempotency).
@@ -59,7 +61,7 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
         if replay is not None:
             return replay
         member = load_member(conn, member_id)
-        calc = rt.hooks.calculate_order_points(order, rt.config.earn_rule(), member)
+        calc = rt.hooks.calculate_order_points(order, rt.earn_rule, member)
         bonuses = rt.hooks.collect_bonus_points(order, member, calc)
         points = calc.points + sum(b.points for b in bonuses)
         now = rt.now()
@@ -78,24 +80,25 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
         qualifying = to_minor(calc.qualifying)
         order_id = inserted_id(
             conn.execute(
-                insert(t.orders).values(
-                    source_key=order.key,
-                    member_id=member_id,
-                    platform=order.platform,
-                    store=order.store,
-                    external_id=order.order_id,
-                    currency=order.currency,
-                    total_minor=to_minor(order.total),
-                    qualifying_minor=qualifying,
-                    refunded_minor=0,
-                    net_qualifying_minor=qualifying,
-                    points_awarded=points,
-                    points_reversed=0,
-                    points_forgiven=0,
-                    rule=rule,
-                    paid_at=paid_at,
-                    journal_id=posting.journal_id,
-                )
+                _INSERT_ORDER,
+                {
+                    "source_key": order.key,
+                    "member_id": member_id,
+                    "platform": order.platform,
+                    "store": order.store,
+                    "external_id": order.order_id,
+                    "currency": order.currency,
+                    "total_minor": to_minor(order.total),
+                    "qualifying_minor": qualifying,
+                    "refunded_minor": 0,
+                    "net_qualifying_minor": qualifying,
+                    "points_awarded": points,
+                    "points_reversed": 0,
+                    "points_forgiven": 0,
+                    "rule": rule,
+                    "paid_at": paid_at,
+                    "journal_id": posting.journal_id,
+                },
             )
         )
         debt = -accounts.balances[AccountKind.DEBT]
@@ -122,9 +125,10 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
             "total": str(order.total.amount),
             "currency": order.currency,
         }
-        emit(rt, conn, EventKind.ORDER_PAID, member_id, event)
-        if points:
-            emit(rt, conn, EventKind.POINTS_EARNED, member_id, event)
+        kinds = (
+            (EventKind.ORDER_PAID, EventKind.POINTS_EARNED) if points else (EventKind.ORDER_PAID,)
+        )
+        emit(rt, conn, kinds, member_id, event)
         member, _ = evaluate_member(rt, conn, member)
         return posting.finish(
             {"member_id": member_id, "points": points, "tier": member.tier, "order_id": order_id}

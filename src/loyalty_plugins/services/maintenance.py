@@ -133,7 +133,7 @@ def evaluate_tiers(rt: Runtime) -> TierRunResult:
                 .order_by(t.members.c.id)
             )
         ]
-    ladder = rt.config.tier_ladder()
+    ladder = rt.ladder
     up = down = grace = 0
     changes: list[tuple[int, str | None, str | None]] = []
     for member_id in ids:

@@ -49,7 +49,7 @@ def redeem(
     rt: Runtime, member_id: int, reward_key: str, idempotency_key: str | None = None
 ) -> IssuedCoupon:
     """Spend points on ``reward_key`` and issue its coupon (all or nothing)."""
-    reward = rt.config.reward_catalogue().get(reward_key)
+    reward = rt.catalogue.get(reward_key)
     if reward is None or not reward.active:
         raise RewardNotFound(reward_key)
     key = f"redeem:{idempotency_key or uuid.uuid4().hex}"
@@ -65,7 +65,7 @@ def redeem(
         member = load_member(conn, member_id)
         if member.redacted:
             raise Refused("member_redacted", f"member {member_id} was erased")
-        ladder = rt.config.tier_ladder()
+        ladder = rt.ladder
         if reward.tier_required and ladder.rank(member.tier) < ladder.rank(reward.tier_required):
             raise Refused("tier_required", f"reward {reward.key} needs tier {reward.tier_required}")
         refusal = rt.hooks.check_redemption(member, reward)

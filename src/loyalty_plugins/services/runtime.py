@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from loyalty_plugins.clock import Clock, as_utc
 from loyalty_plugins.config import ProgramConfig
 from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.members import Member
+from loyalty_plugins.domain.rewards import Reward
+from loyalty_plugins.domain.rules import EarnRule
+from loyalty_plugins.domain.tiers import TierLadder
 from loyalty_plugins.errors import MemberNotFound
 from loyalty_plugins.hooks import Hooks
 from loyalty_plugins.ledger.accounts import AccountKind
@@ -61,6 +64,15 @@ class Runtime:
     system: dict[AccountKind, int]
     has_subscribers: bool = False
     member_refs: RefCache = field(default_factory=RefCache)
+    earn_rule: EarnRule = field(init=False)
+    ladder: TierLadder = field(init=False)
+    catalogue: dict[str, Reward] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built once per program: the config is immutable and these sit on the hot path.
+        self.earn_rule = self.config.earn_rule()
+        self.ladder = self.config.tier_ladder()
+        self.catalogue = self.config.reward_catalogue()
 
     def now(self) -> datetime:
         """Current time from the program clock."""
@@ -87,16 +99,26 @@ def member_from_row(row: Any) -> Member:
     )
 
 
+_LOAD_MEMBER = select(t.members).where(t.members.c.id == bindparam("member_id"))
+
+
 def load_member(conn: Connection, member_id: int) -> Member:
     """The member with ``member_id`` or :class:`MemberNotFound`."""
-    row = conn.execute(select(t.members).where(t.members.c.id == member_id)).first()
+    row = conn.execute(_LOAD_MEMBER, {"member_id": member_id}).first()
     if row is None:
         raise MemberNotFound(member_id)
     return member_from_row(row)
 
 
+_INSERT_OUTBOX = insert(t.outbox)
+
+
 def emit(
-    rt: Runtime, conn: Connection, kind: EventKind, member_id: int | None, data: dict[str, Any]
+    rt: Runtime,
+    conn: Connection,
+    kind: EventKind | tuple[EventKind, ...],
+    member_id: int | None,
+    data: dict[str, Any],
 ) -> None:
     """Write an event to the outbox inside the current transaction.
 
@@ -104,12 +126,18 @@ def emit(
     the outbox stays an audit trail without costing a second round trip.
     """
     now = rt.now()
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    dispatched = None if rt.has_subscribers else now
     conn.execute(
-        insert(t.outbox).values(
-            kind=kind.value,
-            member_id=member_id,
-            occurred_at=now,
-            data=data,
-            dispatched_at=None if rt.has_subscribers else now,
-        )
+        _INSERT_OUTBOX,
+        [
+            {
+                "kind": k.value,
+                "member_id": member_id,
+                "occurred_at": now,
+                "data": data,
+                "dispatched_at": dispatched,
+            }
+            for k in kinds
+        ],
     )

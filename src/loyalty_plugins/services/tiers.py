@@ -17,7 +17,7 @@ from loyalty_plugins.storage import tables as t
 
 def qualifying_value(rt: Runtime, conn: Connection, member_id: int, now: datetime) -> Decimal:
     """Net spend (after refunds) or net points of orders paid inside the tier window."""
-    ladder = rt.config.tier_ladder()
+    ladder = rt.ladder
     since = now - timedelta(days=ladder.window_days)
     o = t.orders
     window = (o.c.member_id == member_id, o.c.paid_at > since, o.c.paid_at <= now)
@@ -38,7 +38,7 @@ def evaluate_member(
     rt: Runtime, conn: Connection, member: Member, *, after_refund: bool = False
 ) -> tuple[Member, TierDecision]:
     """Evaluate and store the member's tier; emits ``tier_changed`` on a move."""
-    ladder = rt.config.tier_ladder()
+    ladder = rt.ladder
     if not ladder.tiers:
         return member, TierDecision(member.tier, None, "no tiers")
     now = rt.now()

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import string
 import unicodedata
+from bisect import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
@@ -214,7 +216,42 @@ _MONTH_WEIGHT = {
     12: 1.45,
 }
 _HOUR_WEIGHTS = [1, 1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 8, 4]
-_HOUR_CUM = list(accumulate(_HOUR_WEIGHTS))
+
+
+class _Table:
+    """A weighted choice table; :meth:`pick` is a cheap ``random.choices(...)[0]``."""
+
+    __slots__ = ("cum", "total", "values")
+
+    def __init__(self, pairs: Sequence[tuple[Any, float]]) -> None:
+        self.values = [value for value, _ in pairs]
+        self.cum = list(accumulate(weight for _, weight in pairs))
+        self.total = self.cum[-1]
+
+    def pick(self, rng: Random) -> Any:
+        return self.values[bisect(self.cum, rng.random() * self.total)]
+
+
+_HOURS = _Table(list(enumerate(_HOUR_WEIGHTS)))
+_PETS = _Table([("cat", 45), ("dog", 40), ("both", 15)])
+_LINES = _Table([(1, 50), (2, 30), (3, 15), (4, 5)])
+_QUANTITIES = _Table([(1, 72), (2, 18), (3, 7), (6, 3)])
+_PAYMENT_TABLE = _Table(_PAYMENTS)
+_REFUND_KINDS = _Table([("amount", 45), ("item", 30), ("full", 25)])
+_RECENT = _Table(
+    [("processing", 55), ("pending", 12), ("on-hold", 13), ("completed", 14), ("failed", 6)]
+)
+_RECENT_BACS = _Table([("on-hold", 60), ("processing", 20), ("pending", 10), ("failed", 10)])
+_SETTLED = _Table(
+    [
+        ("completed", 86),
+        ("cancelled", 5),
+        ("failed", 3),
+        ("processing", 2),
+        ("on-hold", 2),
+        ("pending", 2),
+    ]
+)
 
 
 @dataclass(slots=True)
@@ -263,7 +300,7 @@ def _person(rng: Random, used: set[str]) -> _Person:
         email=email,
         phone=f"{prefix} {rng.randint(1000000, 9999999)}",
     )
-    pet = rng.choices(["cat", "dog", "both"], weights=[45, 40, 15])[0]
+    pet: str = _PETS.pick(rng)
     return _Person(first, last, email, address, pet)
 
 
@@ -284,7 +321,7 @@ def _order_times(rng: Random, count: int, start: datetime, now: datetime) -> lis
         day = start + timedelta(days=rng.randrange(days))
         if rng.random() * 1.45 > _MONTH_WEIGHT[day.month]:
             continue
-        hour = rng.choices(range(24), cum_weights=_HOUR_CUM)[0]
+        hour: int = _HOURS.pick(rng)
         moment = day.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60))
         if start <= moment < now:
             out.append(moment)
@@ -294,27 +331,10 @@ def _order_times(rng: Random, count: int, start: datetime, now: datetime) -> lis
 
 def _status_for(rng: Random, age: timedelta, method: str) -> str:
     if age < timedelta(days=2):
-        options = [
-            ("processing", 55),
-            ("pending", 12),
-            ("on-hold", 13),
-            ("completed", 14),
-            ("failed", 6),
-        ]
-        if method == "bacs":
-            options = [("on-hold", 60), ("processing", 20), ("pending", 10), ("failed", 10)]
+        table = _RECENT_BACS if method == "bacs" else _RECENT
     else:
-        options = [
-            ("completed", 86),
-            ("cancelled", 5),
-            ("failed", 3),
-            ("processing", 2),
-            ("on-hold", 2),
-            ("pending", 2),
-        ]
-    statuses = [name for name, _ in options]
-    weights = [weight for _, weight in options]
-    chosen: str = rng.choices(statuses, weights=weights)[0]
+        table = _SETTLED
+    chosen: str = table.pick(rng)
     return chosen
 
 
@@ -510,12 +530,12 @@ def generate_store(
             person = people[buyer]
             customer_id = customer_ids[buyer]
         products, cum = pools[person.pet]
-        n_lines = rng.choices([1, 2, 3, 4], weights=[50, 30, 15, 5])[0]
+        n_lines: int = _LINES.pick(rng)
         picked: dict[int, int] = {}
         for product in rng.choices(products, cum_weights=cum, k=n_lines):
-            qty = rng.choices([1, 2, 3, 6], weights=[72, 18, 7, 3])[0]
+            qty: int = _QUANTITIES.pick(rng)
             picked[product.id] = picked.get(product.id, 0) + qty
-        method = rng.choices([m for m, _ in _PAYMENTS], weights=[w for _, w in _PAYMENTS])[0]
+        method: str = _PAYMENT_TABLE.pick(rng)
         age = end - moment
         status = _status_for(rng, age, method)
         coupon_code = None
@@ -582,7 +602,7 @@ def generate_store(
             base = completed_at or paid_at or moment
             refund_at = base + timedelta(days=rng.randint(1, 20), seconds=rng.randint(0, 86400))
             if refund_at < end:
-                kind = rng.choices(["amount", "item", "full"], weights=[45, 30, 25])[0]
+                kind: str = _REFUND_KINDS.pick(rng)
                 specs.append(
                     _Spec(
                         refund_at,

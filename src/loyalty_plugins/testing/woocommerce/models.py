@@ -8,7 +8,7 @@ turned into the JSON shapes of the real ``wc/v3`` API by :mod:`.render`. Money i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -85,11 +85,10 @@ class Stamp:
             when = when.replace(tzinfo=UTC)
         if when.microsecond:
             when = when.replace(microsecond=0)
-        gmt = when if when.tzinfo is UTC else when.astimezone(UTC)
-        return cls(
-            local=when.astimezone(tz).replace(tzinfo=None),
-            gmt=gmt.replace(tzinfo=None),
-        )
+        gmt = (when if when.tzinfo is UTC else when.astimezone(UTC)).replace(tzinfo=None)
+        if isinstance(tz, timezone):  # fixed offset: no DST lookups needed
+            return cls(local=gmt + tz.utcoffset(None), gmt=gmt)
+        return cls(local=when.astimezone(tz).replace(tzinfo=None), gmt=gmt)
 
     @property
     def aware(self) -> datetime:

@@ -109,6 +109,8 @@ _PAYMENT_TITLES = {
     "ppcp-gateway": "PayPal",
 }
 _GATEWAY_REFUNDS = frozenset({"stripe", "ppcp-gateway"})
+_PAID_OR_REFUNDED = frozenset({"processing", "completed", "refunded"})
+_COMPLETED_OR_REFUNDED = frozenset({"completed", "refunded"})
 
 
 class ClockLike(Protocol):
@@ -843,8 +845,8 @@ class WooStore:
                     )
                 )
             created_stamp = self.stamp(created)
-            paid = paid_at or (created if status in PAID_STATUSES | {"refunded"} else None)
-            completed = completed_at or (created if status in {"completed", "refunded"} else None)
+            paid = paid_at or (created if status in _PAID_OR_REFUNDED else None)
+            completed = completed_at or (created if status in _COMPLETED_OR_REFUNDED else None)
             last = max(x for x in (created, paid, completed, modified_at) if x is not None)
             order = Order(
                 id=order_id,
@@ -856,7 +858,7 @@ class WooStore:
                 status=status,
                 currency=self.currency,
                 date_created=created_stamp,
-                date_modified=self.stamp(last),
+                date_modified=created_stamp if last == created else self.stamp(last),
                 prices_include_tax=False,
                 customer_id=customer_id,
                 customer_ip_address=customer_ip_address,
@@ -879,12 +881,10 @@ class WooStore:
                 refunds=[],
             )
             order.recalculate_totals()
-            if meta:
-                upsert_meta(
-                    order.meta_data,
-                    [{"key": k, "value": v} for k, v in meta.items()],
-                    self._meta_ids("postmeta"),
-                )
+            for key, value in (meta or {}).items():
+                stored = _meta_storage_value(value)
+                if stored is not None:
+                    order.meta_data.append(Meta(self.next_id("postmeta"), key, stored))
             self._orders[order.id] = order
             for product, quantity in resolved:
                 target = self._products.get(product.parent_id) if product.parent_id else product
