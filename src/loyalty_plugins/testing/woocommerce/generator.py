@@ -330,11 +330,8 @@ def _order_times(rng: Random, count: int, start: datetime, now: datetime) -> lis
 
 
 def _status_for(rng: Random, age: timedelta, method: str) -> str:
-    if age < timedelta(days=2):
-        table = _RECENT_BACS if method == "bacs" else _RECENT
-    else:
-        table = _SETTLED
-    chosen: str = table.pick(rng)
+    recent = _RECENT_BACS if method == "bacs" else _RECENT
+    chosen: str = (recent if age < timedelta(days=2) else _SETTLED).pick(rng)
     return chosen
 
 

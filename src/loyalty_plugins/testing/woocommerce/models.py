@@ -260,17 +260,25 @@ class Order:
 
     def recalculate_totals(self) -> None:
         """Recompute the order-level totals from its lines (no rounding drift)."""
-        self.discount_total = money(sum((i.subtotal - i.total for i in self.line_items), ZERO))
-        self.discount_tax = money(
-            sum((i.subtotal_tax - i.total_tax for i in self.line_items), ZERO)
-        )
-        self.shipping_total = money(sum((s.total for s in self.shipping_lines), ZERO))
-        self.shipping_tax = money(sum((s.total_tax for s in self.shipping_lines), ZERO))
-        fee_total = sum((f.total for f in self.fee_lines), ZERO)
-        fee_tax = sum((f.total_tax for f in self.fee_lines), ZERO)
-        self.cart_tax = money(sum((i.total_tax for i in self.line_items), ZERO) + fee_tax)
+        subtotal = subtotal_tax = items_total = items_tax = ZERO
+        for item in self.line_items:
+            subtotal += item.subtotal
+            subtotal_tax += item.subtotal_tax
+            items_total += item.total
+            items_tax += item.total_tax
+        shipping = shipping_tax = fee_total = fee_tax = ZERO
+        for line in self.shipping_lines:
+            shipping += line.total
+            shipping_tax += line.total_tax
+        for fee in self.fee_lines:
+            fee_total += fee.total
+            fee_tax += fee.total_tax
+        self.discount_total = money(subtotal - items_total)
+        self.discount_tax = money(subtotal_tax - items_tax)
+        self.shipping_total = money(shipping)
+        self.shipping_tax = money(shipping_tax)
+        self.cart_tax = money(items_tax + fee_tax)
         self.total_tax = money(self.cart_tax + self.shipping_tax)
-        items_total = sum((i.total for i in self.line_items), ZERO)
         self.total = money(items_total + self.shipping_total + fee_total + self.total_tax)
 
     @property

@@ -660,12 +660,12 @@ class WooStore:
         subtotal = money(product.regular_price * quantity)
         total = money(subtotal - discount)
         taxable = product.tax_status == "taxable"
-        sub_taxes = self._line_taxes(subtotal, taxable)
-        tot_taxes = self._line_taxes(total, taxable)
-        taxes = tuple(
-            TaxShare(s.rate_id, t.total, s.subtotal)
-            for s, t in zip(sub_taxes, tot_taxes, strict=True)
-        )
+        taxes = self._line_taxes(subtotal, taxable)
+        if discount and taxes:
+            taxes = tuple(
+                TaxShare(s.rate_id, t.total, s.subtotal)
+                for s, t in zip(taxes, self._line_taxes(total, taxable), strict=True)
+            )
         meta: list[Meta] = []
         if parent is not None:
             for attr in product.attributes:
@@ -684,9 +684,9 @@ class WooStore:
             quantity=quantity,
             tax_class="",
             subtotal=subtotal,
-            subtotal_tax=money(sum((t.subtotal for t in taxes), ZERO)),
+            subtotal_tax=money(taxes[0].subtotal) if taxes else ZERO,
             total=total,
-            total_tax=money(sum((t.total for t in taxes), ZERO)),
+            total_tax=money(taxes[0].total) if taxes else ZERO,
             taxes=taxes,
             meta_data=meta,
             sku=product.sku,
@@ -847,12 +847,14 @@ class WooStore:
             created_stamp = self.stamp(created)
             paid = paid_at or (created if status in _PAID_OR_REFUNDED else None)
             completed = completed_at or (created if status in _COMPLETED_OR_REFUNDED else None)
-            last = max(x for x in (created, paid, completed, modified_at) if x is not None)
+            last = created
+            for moment in (paid, completed, modified_at):
+                if moment is not None and moment > last:
+                    last = moment
             order = Order(
                 id=order_id,
                 parent_id=0,
-                order_key="wc_order_"
-                + "".join(self._rng.choices(string.ascii_letters + string.digits, k=13)),
+                order_key="wc_order_" + _base62(self._rng.getrandbits(78), 13),
                 created_via=created_via,
                 version=self.wc_version,
                 status=status,
@@ -1522,6 +1524,17 @@ class WooStore:
         with self.lock:
             snapshot = [o for o in self._orders.values() if o.customer_id == customer_id]
         yield from snapshot
+
+
+_BASE62 = string.digits + string.ascii_letters
+
+
+def _base62(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        chars.append(_BASE62[digit])
+    return "".join(chars)
 
 
 def _valid_topic(topic: str) -> bool:
