@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, insert, select
 
+from loyalty_plugins.errors import MemberNotFound
 from loyalty_plugins.storage import tables as t
 
 
@@ -91,3 +92,11 @@ def lock_members(
         entry.ids[AccountKind(kind)] = id_
         entry.balances[AccountKind(kind)] = balance
     return found
+
+
+def lock_member(conn: Connection, member_id: int) -> MemberAccounts:
+    """Row-lock one member's accounts; :class:`MemberNotFound` if there is no such member."""
+    accounts = lock_members(conn, [member_id], for_update=True).get(member_id)
+    if accounts is None:
+        raise MemberNotFound(member_id)
+    return accounts

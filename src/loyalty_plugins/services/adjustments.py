@@ -12,10 +12,9 @@ from loyalty_plugins.domain.points import MAX_POINTS
 from loyalty_plugins.errors import (
     InsufficientPoints,
     InvalidAmount,
-    MemberNotFound,
     ValidationError,
 )
-from loyalty_plugins.ledger.accounts import AccountKind, lock_members
+from loyalty_plugins.ledger.accounts import AccountKind, lock_member
 from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
 from loyalty_plugins.services.results import AdjustResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
@@ -44,9 +43,7 @@ def adjust(
     digest = request_hash({"member": member_id, "points": points, "reason": reason.strip()})
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_members(conn, [member_id], for_update=True).get(member_id)
-        if accounts is None:
-            raise MemberNotFound(member_id)
+        accounts = lock_member(conn, member_id)
         replay = find_replay(conn, key, digest)
         if replay is not None:
             return replay

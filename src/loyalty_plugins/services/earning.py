@@ -10,8 +10,8 @@ from sqlalchemy import Connection, insert
 from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.money import to_minor
 from loyalty_plugins.domain.orders import OrderSnapshot, PaymentState
-from loyalty_plugins.errors import CurrencyMismatch, MemberNotFound
-from loyalty_plugins.ledger.accounts import AccountKind, lock_members
+from loyalty_plugins.errors import CurrencyMismatch
+from loyalty_plugins.ledger.accounts import AccountKind, lock_member
 from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
 from loyalty_plugins.services.results import OrderResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
@@ -54,9 +54,7 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
     digest = request_hash(award_request(order))
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_members(conn, [member_id], for_update=True).get(member_id)
-        if accounts is None:
-            raise MemberNotFound(member_id)
+        accounts = lock_member(conn, member_id)
         replay = find_replay(conn, key, digest)
         if replay is not None:
             return replay

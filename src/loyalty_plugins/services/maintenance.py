@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, or_, select, update
 
 from loyalty_plugins.domain.events import EventKind
-from loyalty_plugins.ledger.accounts import AccountKind, lock_members
+from loyalty_plugins.ledger.accounts import AccountKind, lock_member
 from loyalty_plugins.ledger.posting import Lot, Posting
 from loyalty_plugins.services.results import MaintenanceResult, TierRunResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
@@ -47,7 +47,7 @@ def _process_member(rt: Runtime, member_id: int) -> _Counts:
     def txn(conn: Connection) -> _Counts:
         counts = _Counts()
         now = rt.now()
-        accounts = lock_members(conn, [member_id], for_update=True)[member_id]
+        accounts = lock_member(conn, member_id)
         lots = t.lots
         due = conn.execute(
             select(
@@ -139,7 +139,7 @@ def evaluate_tiers(rt: Runtime) -> TierRunResult:
     for member_id in ids:
 
         def txn(conn: Connection, member_id: int = member_id) -> tuple[str | None, str | None, str]:
-            lock_members(conn, [member_id], for_update=True)
+            lock_member(conn, member_id)
             before = load_member(conn, member_id)
             after, decision = evaluate_member(rt, conn, before)
             return before.tier, after.tier, decision.reason

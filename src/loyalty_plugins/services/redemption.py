@@ -14,12 +14,11 @@ from loyalty_plugins.domain.rewards import CouponStatus, IssuedCoupon, RewardKin
 from loyalty_plugins.errors import (
     CouponNotApplicable,
     InsufficientPoints,
-    MemberNotFound,
     NotFound,
     Refused,
     RewardNotFound,
 )
-from loyalty_plugins.ledger.accounts import AccountKind, lock_members
+from loyalty_plugins.ledger.accounts import AccountKind, lock_member
 from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
 from loyalty_plugins.storage import tables as t
@@ -56,9 +55,7 @@ def redeem(
     digest = request_hash({"member": member_id, "reward": reward_key, "cost": reward.cost})
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_members(conn, [member_id], for_update=True).get(member_id)
-        if accounts is None:
-            raise MemberNotFound(member_id)
+        accounts = lock_member(conn, member_id)
         replay = find_replay(conn, key, digest)
         if replay is not None:
             return replay

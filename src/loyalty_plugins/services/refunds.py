@@ -15,7 +15,7 @@ from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.money import from_minor, to_minor
 from loyalty_plugins.domain.orders import RefundSnapshot
 from loyalty_plugins.errors import CurrencyMismatch, OrderNotFound, RefundExceedsOrder
-from loyalty_plugins.ledger.accounts import AccountKind, lock_members
+from loyalty_plugins.ledger.accounts import AccountKind, lock_member
 from loyalty_plugins.ledger.posting import Lot, Posting, find_replay, request_hash
 from loyalty_plugins.services.results import RefundResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
@@ -44,7 +44,7 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
     )
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_members(conn, [member_id], for_update=True)[member_id]
+        accounts = lock_member(conn, member_id)
         replay = find_replay(conn, key, digest)
         if replay is not None:
             return replay

@@ -43,7 +43,15 @@ def money(value: Decimal | int | str) -> Decimal:
     """Round ``value`` to cents, half away from zero (like PHP ``round``)."""
     number = value if isinstance(value, Decimal) else Decimal(value)
     result = number.quantize(CENT, rounding=ROUND_HALF_UP)
-    return result if result else ZERO
+    if not result:
+        return ZERO
+    # Many amounts repeat (prices, taxes, shipping): share one object per value.
+    if len(_INTERNED) < 200_000:
+        return _INTERNED.setdefault(result, result)
+    return result
+
+
+_INTERNED: dict[Decimal, Decimal] = {}
 
 
 class WooRestError(Exception):
