@@ -12,52 +12,110 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from loyalty_plugins.errors import IdempotencyMismatch
+from loyalty_plugins.errors import IdempotencyMismatch, MemberNotFound
 from loyalty_plugins.ledger.accounts import AccountKind, MemberAccounts
 from loyalty_plugins.storage import tables as t
-from loyalty_plugins.storage.database import inserted_id
+from loyalty_plugins.storage.driver_sql import DriverSQL, insert_sql
 
-# Statements built once: on the ingest path, building SQL expressions costs more than
-# running them.
-_INSERT_JOURNAL = insert(t.journal)
-_INSERT_LOT = insert(t.lots)
-_INSERT_TRANSFERS = insert(t.transfers)
-_ADD_BALANCE = (
-    update(t.accounts)
-    .where(t.accounts.c.id == bindparam("account_id"))
-    .values(balance=t.accounts.c.balance + bindparam("delta", type_=BigInteger))
+# The statements of every posting, as driver SQL: on the ingest path, building Core
+# expressions would cost more than running them.
+_INSERT_JOURNAL = insert_sql(
+    t.journal,
+    (
+        "idempotency_key",
+        "request_hash",
+        "kind",
+        "member_id",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "reason",
+        "result",
+    ),
+    returning_id=True,
 )
-_STORE_RESULT = (
-    update(t.journal)
-    .where(t.journal.c.id == bindparam("journal_id"))
-    .values(result=bindparam("result", type_=JSON))
+_INSERT_LOT = insert_sql(
+    t.lots,
+    (
+        "member_id",
+        "journal_id",
+        "order_id",
+        "points",
+        "remaining",
+        "state",
+        "earned_at",
+        "available_at",
+        "expires_at",
+    ),
+    returning_id=True,
 )
-_FIND_REPLAY = select(t.journal.c.request_hash, t.journal.c.result).where(
-    t.journal.c.idempotency_key == bindparam("key")
+_INSERT_TRANSFERS = insert_sql(
+    t.transfers, ("journal_id", "source_id", "destination_id", "amount", "lot_id", "memo")
 )
+_ADD_BALANCE = DriverSQL("UPDATE accounts SET balance = balance + :delta WHERE id = :account_id")
+_STORE_RESULT = DriverSQL("UPDATE journal SET result = :result WHERE id = :journal_id")
+_a, _m, _j = t.accounts, t.members, t.journal
+_by_key = _j.c.idempotency_key == bindparam("key")
+# One round trip opens every posting: lock the member's accounts (ascending id), read the
+# member, and look the idempotency key up. A duplicate that waited on the lock may still
+# see the key as unused (the statement's snapshot predates the other commit); its journal
+# insert then hits the unique key and Database.write re-runs it, which replays.
+_LOCK_FOR_POSTING = (
+    select(
+        _a.c.id.label("account_id"),
+        _a.c.kind.label("account_kind"),
+        _a.c.balance.label("account_balance"),
+        _m,
+        select(_j.c.request_hash).where(_by_key).scalar_subquery().label("replay_hash"),
+        select(_j.c.result).where(_by_key).scalar_subquery().label("replay_result"),
+    )
+    .select_from(_a.join(_m, _a.c.member_id == _m.c.id))
+    .where(_a.c.member_id == bindparam("member_id"))
+    .order_by(_a.c.id)
+    .with_for_update(of=_a)
+)
+
+
+@dataclass(slots=True)
+class Locked:
+    """What :func:`lock_for_posting` returns: locked accounts, the member row, any replay."""
+
+    accounts: MemberAccounts
+    member_row: Any
+    replay: dict[str, Any] | None
+
+
+def lock_for_posting(conn: Connection, member_id: int, key: str, digest: str) -> Locked:
+    """Lock ``member_id``'s accounts and check ``key`` in one statement.
+
+    Raises :class:`MemberNotFound` for an unknown member and
+    :class:`IdempotencyMismatch` when ``key`` was used for other content.
+    """
+    rows = conn.execute(_LOCK_FOR_POSTING, {"member_id": member_id, "key": key}).all()
+    if not rows:
+        raise MemberNotFound(member_id)
+    accounts = MemberAccounts(member_id, {}, {})
+    for row in rows:
+        kind = AccountKind(row.account_kind)
+        accounts.ids[kind] = row.account_id
+        accounts.balances[kind] = row.account_balance
+    first = rows[0]
+    replay: dict[str, Any] | None = None
+    if first.replay_hash is not None:
+        if first.replay_hash != digest:
+            raise IdempotencyMismatch(key)
+        stored = first.replay_result
+        replay = dict(json.loads(stored) if isinstance(stored, str) else stored)
+        replay["replayed"] = True
+    return Locked(accounts, first, replay)
 
 
 def request_hash(content: Any) -> str:
     """Stable SHA-256 of a JSON-able request description."""
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-def find_replay(conn: Connection, key: str, digest: str) -> dict[str, Any] | None:
-    """The stored result of an earlier posting with ``key``, or None if it is new.
-
-    Raises :class:`IdempotencyMismatch` when the key was used for other content.
-    """
-    row = conn.execute(_FIND_REPLAY, {"key": key}).first()
-    if row is None:
-        return None
-    if row.request_hash != digest:
-        raise IdempotencyMismatch(key)
-    result: dict[str, Any] = dict(row.result)
-    result["replayed"] = True
-    return result
 
 
 @dataclass(slots=True)
@@ -85,27 +143,27 @@ class Posting:
         recorded_at: datetime,
         actor: str | None = None,
         reason: str | None = None,
+        result: dict[str, Any] | None = None,
     ) -> None:
         self.conn = conn
         self.system = system
         self.accounts = accounts
         self.now = recorded_at
-        self.journal_id = inserted_id(
-            conn.execute(
-                _INSERT_JOURNAL,
-                {
-                    "idempotency_key": key,
-                    "request_hash": digest,
-                    "kind": kind,
-                    "member_id": accounts.member_id,
-                    "occurred_at": occurred_at,
-                    "recorded_at": recorded_at,
-                    "actor": actor,
-                    "reason": reason,
-                    "result": {},
-                },
-            )
+        self.journal_id = _INSERT_JOURNAL.insert_id(
+            conn,
+            {
+                "idempotency_key": key,
+                "request_hash": digest,
+                "kind": kind,
+                "member_id": accounts.member_id,
+                "occurred_at": occurred_at,
+                "recorded_at": recorded_at,
+                "actor": actor,
+                "reason": reason,
+                "result": result or {},
+            },
         )
+        self._result = result
         self._deltas: dict[int, int] = {}
         self._transfers: list[dict[str, Any]] = []
 
@@ -151,21 +209,19 @@ class Posting:
         order_id: int | None,
     ) -> int:
         """Create a lot of ``points`` (the caller transfers them into the lot's account)."""
-        return inserted_id(
-            self.conn.execute(
-                _INSERT_LOT,
-                {
-                    "member_id": self.accounts.member_id,
-                    "journal_id": self.journal_id,
-                    "order_id": order_id,
-                    "points": points,
-                    "remaining": points,
-                    "state": state,
-                    "earned_at": earned_at,
-                    "available_at": available_at,
-                    "expires_at": expires_at,
-                },
-            )
+        return _INSERT_LOT.insert_id(
+            self.conn,
+            {
+                "member_id": self.accounts.member_id,
+                "journal_id": self.journal_id,
+                "order_id": order_id,
+                "points": points,
+                "remaining": points,
+                "state": state,
+                "earned_at": earned_at,
+                "available_at": available_at,
+                "expires_at": expires_at,
+            },
         )
 
     def take_from_lot(self, lot: Lot, amount: int, sink: AccountKind, memo: str) -> int:
@@ -207,13 +263,19 @@ class Posting:
             )
         return taken
 
-    def finish(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Write transfers and balance changes and store ``result`` for replays."""
+    def finish(self, result: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write transfers and balance changes; store ``result`` for replays.
+
+        Without ``result`` the one given at construction (already stored with the journal
+        entry) stands, which saves a statement on the ingest path.
+        """
         if self._transfers:
-            self.conn.execute(_INSERT_TRANSFERS, self._transfers)
+            _INSERT_TRANSFERS.execute_many(self.conn, self._transfers)
         for account_id, delta in sorted(self._deltas.items()):
             if delta:
-                self.conn.execute(_ADD_BALANCE, {"account_id": account_id, "delta": delta})
+                _ADD_BALANCE.execute(self.conn, {"account_id": account_id, "delta": delta})
+        if result is None:
+            return dict(self._result or {}, journal_id=self.journal_id, replayed=False)
         stored = dict(result, journal_id=self.journal_id)
-        self.conn.execute(_STORE_RESULT, {"journal_id": self.journal_id, "result": stored})
+        _STORE_RESULT.execute(self.conn, {"journal_id": self.journal_id, "result": stored})
         return dict(stored, replayed=False)

@@ -14,10 +14,10 @@ from loyalty_plugins.errors import (
     InvalidAmount,
     ValidationError,
 )
-from loyalty_plugins.ledger.accounts import AccountKind, lock_member
-from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
+from loyalty_plugins.ledger.accounts import AccountKind
+from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
 from loyalty_plugins.services.results import AdjustResult
-from loyalty_plugins.services.runtime import Runtime, emit, load_member
+from loyalty_plugins.services.runtime import Runtime, emit, member_from_row
 
 
 def adjust(
@@ -43,11 +43,10 @@ def adjust(
     digest = request_hash({"member": member_id, "points": points, "reason": reason.strip()})
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_member(conn, member_id)
-        replay = find_replay(conn, key, digest)
-        if replay is not None:
-            return replay
-        member = load_member(conn, member_id)
+        locked = lock_for_posting(conn, member_id, key, digest)
+        if locked.replay is not None:
+            return locked.replay
+        accounts, member = locked.accounts, member_from_row(locked.member_row)
         now = rt.now()
         posting = Posting(
             conn,

@@ -5,21 +5,42 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.money import to_minor
 from loyalty_plugins.domain.orders import OrderSnapshot, PaymentState
 from loyalty_plugins.errors import CurrencyMismatch
-from loyalty_plugins.ledger.accounts import AccountKind, lock_member
-from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
+from loyalty_plugins.ledger.accounts import AccountKind
+from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
 from loyalty_plugins.services.results import OrderResult
-from loyalty_plugins.services.runtime import Runtime, emit, load_member
+from loyalty_plugins.services.runtime import Runtime, emit, member_from_row
 from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
-from loyalty_plugins.storage.database import inserted_id
+from loyalty_plugins.storage.driver_sql import insert_sql
 
-_INSERT_ORDER = insert(t.orders)
+_INSERT_ORDER = insert_sql(
+    t.orders,
+    (
+        "source_key",
+        "member_id",
+        "platform",
+        "store",
+        "external_id",
+        "currency",
+        "total_minor",
+        "qualifying_minor",
+        "refunded_minor",
+        "net_qualifying_minor",
+        "points_awarded",
+        "points_reversed",
+        "points_forgiven",
+        "rule",
+        "paid_at",
+        "journal_id",
+    ),
+    returning_id=True,
+)
 
 
 def award_request(order: OrderSnapshot) -> dict[str, Any]:
@@ -54,11 +75,10 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
     digest = request_hash(award_request(order))
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_member(conn, member_id)
-        replay = find_replay(conn, key, digest)
-        if replay is not None:
-            return replay
-        member = load_member(conn, member_id)
+        locked = lock_for_posting(conn, member_id, key, digest)
+        if locked.replay is not None:
+            return dict(locked.replay, tier=locked.member_row.tier)
+        accounts, member = locked.accounts, member_from_row(locked.member_row)
         calc = rt.hooks.calculate_order_points(order, rt.earn_rule, member)
         bonuses = rt.hooks.collect_bonus_points(order, member, calc)
         points = calc.points + sum(b.points for b in bonuses)
@@ -73,31 +93,30 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
             kind="award",
             occurred_at=paid_at,
             recorded_at=now,
+            result={"member_id": member_id, "points": points},
         )
         rule = dict(calc.rule, bonuses=[[b.reason, b.points] for b in bonuses])
         qualifying = to_minor(calc.qualifying)
-        order_id = inserted_id(
-            conn.execute(
-                _INSERT_ORDER,
-                {
-                    "source_key": order.key,
-                    "member_id": member_id,
-                    "platform": order.platform,
-                    "store": order.store,
-                    "external_id": order.order_id,
-                    "currency": order.currency,
-                    "total_minor": to_minor(order.total),
-                    "qualifying_minor": qualifying,
-                    "refunded_minor": 0,
-                    "net_qualifying_minor": qualifying,
-                    "points_awarded": points,
-                    "points_reversed": 0,
-                    "points_forgiven": 0,
-                    "rule": rule,
-                    "paid_at": paid_at,
-                    "journal_id": posting.journal_id,
-                },
-            )
+        order_id = _INSERT_ORDER.insert_id(
+            conn,
+            {
+                "source_key": order.key,
+                "member_id": member_id,
+                "platform": order.platform,
+                "store": order.store,
+                "external_id": order.order_id,
+                "currency": order.currency,
+                "total_minor": to_minor(order.total),
+                "qualifying_minor": qualifying,
+                "refunded_minor": 0,
+                "net_qualifying_minor": qualifying,
+                "points_awarded": points,
+                "points_reversed": 0,
+                "points_forgiven": 0,
+                "rule": rule,
+                "paid_at": paid_at,
+                "journal_id": posting.journal_id,
+            },
         )
         debt = -accounts.balances[AccountKind.DEBT]
         settled = min(points, debt)
@@ -128,9 +147,7 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
         )
         emit(rt, conn, kinds, member_id, event)
         member, _ = evaluate_member(rt, conn, member)
-        return posting.finish(
-            {"member_id": member_id, "points": points, "tier": member.tier, "order_id": order_id}
-        )
+        return dict(posting.finish(), tier=member.tier)
 
     result = rt.db.write(txn)
     return OrderResult(

@@ -18,9 +18,9 @@ from loyalty_plugins.errors import (
     Refused,
     RewardNotFound,
 )
-from loyalty_plugins.ledger.accounts import AccountKind, lock_member
-from loyalty_plugins.ledger.posting import Posting, find_replay, request_hash
-from loyalty_plugins.services.runtime import Runtime, emit, load_member
+from loyalty_plugins.ledger.accounts import AccountKind
+from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
+from loyalty_plugins.services.runtime import Runtime, emit, load_member, member_from_row
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import inserted_id
 
@@ -55,11 +55,10 @@ def redeem(
     digest = request_hash({"member": member_id, "reward": reward_key, "cost": reward.cost})
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_member(conn, member_id)
-        replay = find_replay(conn, key, digest)
-        if replay is not None:
-            return replay
-        member = load_member(conn, member_id)
+        locked = lock_for_posting(conn, member_id, key, digest)
+        if locked.replay is not None:
+            return locked.replay
+        accounts, member = locked.accounts, member_from_row(locked.member_row)
         if member.redacted:
             raise Refused("member_redacted", f"member {member_id} was erased")
         ladder = rt.ladder

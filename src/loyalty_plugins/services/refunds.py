@@ -15,8 +15,8 @@ from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.money import from_minor, to_minor
 from loyalty_plugins.domain.orders import RefundSnapshot
 from loyalty_plugins.errors import CurrencyMismatch, OrderNotFound, RefundExceedsOrder
-from loyalty_plugins.ledger.accounts import AccountKind, lock_member
-from loyalty_plugins.ledger.posting import Lot, Posting, find_replay, request_hash
+from loyalty_plugins.ledger.accounts import AccountKind
+from loyalty_plugins.ledger.posting import Lot, Posting, lock_for_posting, request_hash
 from loyalty_plugins.services.results import RefundResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
 from loyalty_plugins.services.tiers import evaluate_member
@@ -44,10 +44,10 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
     )
 
     def txn(conn: Connection) -> dict[str, Any]:
-        accounts = lock_member(conn, member_id)
-        replay = find_replay(conn, key, digest)
-        if replay is not None:
-            return replay
+        locked = lock_for_posting(conn, member_id, key, digest)
+        if locked.replay is not None:
+            return locked.replay
+        accounts = locked.accounts
         row = _order_row(conn, refund.order_key)  # re-read under the member lock
         if refund.amount.currency != row.currency:
             raise CurrencyMismatch(refund.amount.currency, row.currency, f"refund {key}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 
 from loyalty_plugins.clock import Clock, as_utc
 from loyalty_plugins.config import ProgramConfig
@@ -22,6 +22,7 @@ from loyalty_plugins.hooks import Hooks
 from loyalty_plugins.ledger.accounts import AccountKind
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import Database
+from loyalty_plugins.storage.driver_sql import insert_sql
 
 
 class RefCache:
@@ -110,7 +111,7 @@ def load_member(conn: Connection, member_id: int) -> Member:
     return member_from_row(row)
 
 
-_INSERT_OUTBOX = insert(t.outbox)
+_INSERT_OUTBOX = insert_sql(t.outbox, ("kind", "member_id", "occurred_at", "data", "dispatched_at"))
 
 
 def emit(
@@ -128,8 +129,8 @@ def emit(
     now = rt.now()
     kinds = kind if isinstance(kind, tuple) else (kind,)
     dispatched = None if rt.has_subscribers else now
-    conn.execute(
-        _INSERT_OUTBOX,
+    _INSERT_OUTBOX.execute_many(
+        conn,
         [
             {
                 "kind": k.value,

@@ -77,13 +77,15 @@ def _postgres_engine(url: str, echo: bool, schema: str | None) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": 10}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
+    # No pre-ping: it would cost a round trip per transaction. Connections are recycled
+    # by age instead; a dropped one fails that transaction, which the caller retries.
     return create_engine(
         url,
         echo=echo,
         connect_args=connect_args,
         pool_size=10,
         max_overflow=40,
-        pool_pre_ping=True,
+        pool_recycle=1800,
     )
 
 

@@ -66,8 +66,10 @@ ORDERS = all_orders()
 ORDER_IDS = [label for label, _ in ORDERS]
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def walk(value: object) -> Iterator[object]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import uuid
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -36,7 +38,6 @@ from .store import WEBHOOK_TOPIC_HOOKS, WooStore
 __all__ = ["Renderer", "filter_fields", "fmt_money", "wp_json"]
 
 _CURRENCY_SYMBOLS = {"EUR": "&euro;", "USD": "&#36;", "GBP": "&pound;", "CHF": "CHF"}
-_encode_str = json.encoder.encode_basestring_ascii
 
 
 def fmt_money(value: Decimal) -> str:
@@ -458,43 +459,27 @@ class Renderer:
         raise WooRestError(404, f"woocommerce_rest_{kind}_invalid_id", "Invalid ID.")
 
 
-def _encode(value: Any, out: list[str]) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(_encode_str(value).replace("/", "\\/"))
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, Decimal):
-        out.append(f"{value:f}")
-    elif isinstance(value, Mapping):
-        out.append("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_encode_str(str(key)).replace("/", "\\/"))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+# Decimals (a line item's ``price``) must come out as JSON numbers without going through
+# float. The C encoder writes them as a marker string carrying a per-process random token,
+# which is then unquoted; client data cannot contain the token, so nothing else matches.
+_TOKEN = uuid.uuid4().hex
+_NUMBER = re.compile('"' + _TOKEN + r'(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"{_TOKEN}{value:f}"
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 def wp_json(value: Any) -> bytes:
-    """Encode like ``wp_json_encode``: compact, ASCII-only, ``Decimal`` as a JSON number."""
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out).encode("ascii")
+    """Encode like ``wp_json_encode``: compact, ASCII-only, ``/`` escaped, ``Decimal`` as a
+    JSON number."""
+    text = json.dumps(
+        value, ensure_ascii=True, separators=(",", ":"), default=_default, allow_nan=False
+    )
+    if _TOKEN in text:
+        text = _NUMBER.sub(r"\1", text)
+    return text.replace("/", "\\/").encode("ascii")

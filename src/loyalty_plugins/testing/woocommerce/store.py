@@ -21,10 +21,11 @@ import random
 import re
 import string
 import threading
+from bisect import insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from .models import (
@@ -46,6 +47,16 @@ from .models import (
     Webhook,
     WooRestError,
     money,
+)
+from .validation import (
+    expect_bool,
+    expect_int,
+    expect_int_list,
+    expect_str,
+    invalid_param,
+    parse_wp_date,
+    to_decimal,
+    wp_list,
 )
 
 __all__ = [
@@ -204,81 +215,6 @@ def upsert_meta(
     metas[:] = [m for m in metas if m.value is not None]
 
 
-def _dec(value: Any, field_name: str) -> Decimal:
-    try:
-        result = Decimal(str(value).strip() or "0")
-    except InvalidOperation:
-        raise WooRestError(
-            400, "rest_invalid_param", f"Invalid parameter(s): {field_name}"
-        ) from None
-    if not result.is_finite():
-        raise WooRestError(400, "rest_invalid_param", f"Invalid parameter(s): {field_name}")
-    return result
-
-
-def _invalid_param(name: str, message: str, code: str = "rest_invalid_type") -> WooRestError:
-    return WooRestError(
-        400,
-        "rest_invalid_param",
-        f"Invalid parameter(s): {name}",
-        {
-            "params": {name: message},
-            "details": {name: {"code": code, "message": message, "data": None}},
-        },
-    )
-
-
-def _expect_str(data: Mapping[str, Any], name: str) -> str | None:
-    if name not in data:
-        return None
-    value = data[name]
-    if not isinstance(value, str):
-        raise _invalid_param(name, f"{name} is not of type string.")
-    return value
-
-
-def _expect_bool(data: Mapping[str, Any], name: str) -> bool | None:
-    if name not in data:
-        return None
-    value = data[name]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", ""}:
-        return value.lower() in {"true", "1"}
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise _invalid_param(name, f"{name} is not of type boolean.")
-
-
-def _expect_int(data: Mapping[str, Any], name: str, *, nullable: bool = False) -> int | None:
-    value = data[name]
-    if value is None and nullable:
-        return None
-    if isinstance(value, bool):
-        raise _invalid_param(name, f"{name} is not of type integer.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    raise _invalid_param(name, f"{name} is not of type integer.")
-
-
-def _expect_int_list(data: Mapping[str, Any], name: str) -> list[int] | None:
-    if name not in data:
-        return None
-    value = data[name]
-    if not isinstance(value, list):
-        raise _invalid_param(name, f"{name} is not of type array.")
-    out: list[int] = []
-    for i, item in enumerate(value):
-        parsed = _expect_int({f"{name}[{i}]": item}, f"{name}[{i}]")
-        assert parsed is not None
-        out.append(parsed)
-    return out
-
-
 class WooStore:
     """All data of one emulated shop, safe to use from several threads.
 
@@ -327,7 +263,9 @@ class WooStore:
         self._emails: dict[str, int] = {}
         self._listeners: list[Callable[[str, int], None]] = []
         self._version = 0
-        self._sorted_cache: dict[str, tuple[int, list[Order]]] = {}
+        # Sorted views of the orders per ``orderby``, with the ids changed since they were
+        # built; small change sets are patched in, so polling while writing stays cheap.
+        self._sorted_cache: dict[str, tuple[list[Order], set[int]]] = {}
         self.admin = Customer(
             id=1,
             date_created=self.stamp(datetime(2020, 1, 1, tzinfo=UTC)),
@@ -582,14 +520,14 @@ class WooStore:
             if customer is None:
                 raise WooRestError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
             for name in ("first_name", "last_name"):
-                value = _expect_str(patch, name)
+                value = expect_str(patch, name)
                 if value is not None:
                     setattr(customer, name, value)
-            email = _expect_str(patch, "email")
+            email = expect_str(patch, "email")
             if email is not None:
                 email = email.strip().lower()
                 if not _EMAIL_RE.match(email):
-                    raise _invalid_param("email", "Invalid email address.", "rest_invalid_email")
+                    raise invalid_param("email", "Invalid email address.", "rest_invalid_email")
                 other = self.find_customer_by_email(email)
                 if other is not None and other.id != customer.id:
                     raise WooRestError(
@@ -743,9 +681,9 @@ class WooStore:
         """
         with self.lock:
             if status not in ORDER_STATUSES:
-                raise _invalid_param(
+                raise invalid_param(
                     "status",
-                    f"status is not one of {_wp_list(ORDER_STATUSES)}.",
+                    f"status is not one of {wp_list(ORDER_STATUSES)}.",
                     "rest_not_in_enum",
                 )
             if not items:
@@ -888,6 +826,7 @@ class WooStore:
                 if stored is not None:
                     order.meta_data.append(Meta(self.next_id("postmeta"), key, stored))
             self._orders[order.id] = order
+            self._mark_dirty(order.id)
             for product, quantity in resolved:
                 target = self._products.get(product.parent_id) if product.parent_id else product
                 if target is not None:
@@ -915,9 +854,9 @@ class WooStore:
         with self.lock:
             order = self._require_order(order_id)
             if status not in ORDER_STATUSES and status != "trash":
-                raise _invalid_param(
+                raise invalid_param(
                     "status",
-                    f"status is not one of {_wp_list(ORDER_STATUSES)}.",
+                    f"status is not one of {wp_list(ORDER_STATUSES)}.",
                     "rest_not_in_enum",
                 )
             when = at or self.now()
@@ -929,6 +868,7 @@ class WooStore:
             if status in PAID_STATUSES and order.customer_id in self._customers:
                 self._customers[order.customer_id].is_paying_customer = True
             order.date_modified = self.stamp(when)
+            self._mark_dirty(order.id)
             if fire:
                 self._emit("order.updated", order.id)
             return order
@@ -938,6 +878,7 @@ class WooStore:
         with self.lock:
             order = self._require_order(order_id)
             order.date_modified = self.stamp(at)
+            self._mark_dirty(order.id)
             self._emit("order.updated", order.id)
             return order
 
@@ -948,24 +889,24 @@ class WooStore:
         with self.lock:
             order = self._require_order(order_id)
             when = at or self.now()
-            status = _expect_str(patch, "status")
+            status = expect_str(patch, "status")
             if status is not None:
                 if status not in ORDER_STATUSES:
-                    raise _invalid_param(
+                    raise invalid_param(
                         "status",
-                        f"status is not one of {_wp_list(ORDER_STATUSES)}.",
+                        f"status is not one of {wp_list(ORDER_STATUSES)}.",
                         "rest_not_in_enum",
                     )
                 self.set_order_status(order_id, status, at=when, fire=False)
-            if _expect_bool(patch, "set_paid"):
+            if expect_bool(patch, "set_paid"):
                 if order.date_paid is None:
                     order.date_paid = self.stamp(when)
                 if order.status in {"pending", "on-hold", "failed"}:
                     order.status = "processing"
-            note = _expect_str(patch, "customer_note")
+            note = expect_str(patch, "customer_note")
             if note is not None:
                 order.customer_note = note
-            txn = _expect_str(patch, "transaction_id")
+            txn = expect_str(patch, "transaction_id")
             if txn is not None:
                 order.transaction_id = txn
             for name in ("billing", "shipping"):
@@ -984,6 +925,7 @@ class WooStore:
                     self._meta_ids("postmeta"),
                 )
             order.date_modified = self.stamp(when)
+            self._mark_dirty(order.id)
             self._emit("order.updated", order.id)
             return order
 
@@ -997,6 +939,7 @@ class WooStore:
         """Trash an order, or delete it (and its refunds) for good with ``force``."""
         with self.lock:
             order = self._require_order(order_id)
+            self._mark_dirty(order_id)
             if force:
                 del self._orders[order_id]
                 for refund in order.refunds:
@@ -1104,7 +1047,7 @@ class WooStore:
             if full:
                 refund_amount = remaining
             elif amount is not None:
-                refund_amount = money(_dec(amount, "amount"))
+                refund_amount = money(to_decimal(amount, "amount"))
             else:
                 refund_amount = money(value)
             if refund_amount <= 0:
@@ -1142,6 +1085,7 @@ class WooStore:
             if order.refunded_total >= order.total:
                 order.status = "refunded"
             order.date_modified = self.stamp(when)
+            self._mark_dirty(order.id)
             if fire:
                 self._emit("order.updated", order.id)
             else:
@@ -1168,18 +1112,35 @@ class WooStore:
             return sorted(self._refunds.values(), key=lambda r: r.id)
 
     # ------------------------------------------------------------------ order queries
-    def _sorted_orders(self, orderby: str) -> list[Order]:
-        cached = self._sorted_cache.get(orderby)
-        if cached is not None and cached[0] == self._version:
-            return cached[1]
-        orders = list(self._orders.values())
+    def _mark_dirty(self, order_id: int) -> None:
+        for _, pending in self._sorted_cache.values():
+            pending.add(order_id)
+
+    @staticmethod
+    def _sort_key(orderby: str) -> Callable[[Order], Any]:
         if orderby == "id":
-            orders.sort(key=lambda o: o.id)
-        elif orderby == "modified":
-            orders.sort(key=lambda o: (o.date_modified.local, o.id))
-        else:  # date, title, slug: post_date (site-local) then ID
-            orders.sort(key=lambda o: (o.date_created.local, o.id))
-        self._sorted_cache[orderby] = (self._version, orders)
+            return lambda o: o.id
+        if orderby == "modified":
+            return lambda o: (o.date_modified.local, o.id)
+        return lambda o: (o.date_created.local, o.id)  # date/title/slug: post_date, then ID
+
+    def _sorted_orders(self, orderby: str) -> list[Order]:
+        key = self._sort_key(orderby)
+        cached = self._sorted_cache.get(orderby)
+        if cached is not None:
+            orders, pending = cached
+            if not pending:
+                return orders
+            if len(pending) <= 2000:
+                orders = [o for o in orders if o.id not in pending]
+                for order_id in sorted(pending):
+                    order = self._orders.get(order_id)
+                    if order is not None:
+                        insort(orders, order, key=key)
+                self._sorted_cache[orderby] = (orders, set())
+                return orders
+        orders = sorted(self._orders.values(), key=key)
+        self._sorted_cache[orderby] = (orders, set())
         return orders
 
     def query_orders(self, query: OrderQuery) -> list[Order]:
@@ -1191,7 +1152,7 @@ class WooStore:
             else:
                 base = self._sorted_orders(query.orderby)
                 ordered = reversed(base) if query.order == "desc" else base
-            return [o for o in ordered if _order_matches(o, query)]
+            return _filter_orders(list(ordered), query)
 
     # ------------------------------------------------------------------ coupons
     def find_coupon(self, code: str) -> Coupon | None:
@@ -1272,7 +1233,7 @@ class WooStore:
             return coupon
 
     def _apply_coupon_fields(self, coupon: Coupon, data: Mapping[str, Any]) -> None:
-        code = _expect_str(data, "code")
+        code = expect_str(data, "code")
         if code is not None:
             code = code.strip().lower()
             if not code:
@@ -1287,61 +1248,61 @@ class WooStore:
                     "The coupon code already exists",
                 )
             coupon.code = code
-        amount = _expect_str(data, "amount")
+        amount = expect_str(data, "amount")
         if amount is not None:
-            coupon.amount = money(_dec(amount, "amount"))
-        discount_type = _expect_str(data, "discount_type")
+            coupon.amount = money(to_decimal(amount, "amount"))
+        discount_type = expect_str(data, "discount_type")
         if discount_type is not None:
             allowed = ("percent", "fixed_cart", "fixed_product")
             if discount_type not in allowed:
-                raise _invalid_param(
+                raise invalid_param(
                     "discount_type",
-                    f"discount_type is not one of {_wp_list(allowed)}.",
+                    f"discount_type is not one of {wp_list(allowed)}.",
                     "rest_not_in_enum",
                 )
             coupon.discount_type = discount_type
-        description = _expect_str(data, "description")
+        description = expect_str(data, "description")
         if description is not None:
             coupon.description = description
         for name in ("individual_use", "free_shipping", "exclude_sale_items"):
-            flag = _expect_bool(data, name)
+            flag = expect_bool(data, name)
             if flag is not None:
                 setattr(coupon, name, flag)
         for name in ("usage_limit", "usage_limit_per_user", "limit_usage_to_x_items"):
             if name in data:
-                setattr(coupon, name, _expect_int(data, name))
+                setattr(coupon, name, expect_int(data, name))
         for name in (
             "product_ids",
             "excluded_product_ids",
             "product_categories",
             "excluded_product_categories",
         ):
-            ids = _expect_int_list(data, name)
+            ids = expect_int_list(data, name)
             if ids is not None:
                 setattr(coupon, name, ids)
         for name in ("minimum_amount", "maximum_amount"):
-            value = _expect_str(data, name)
+            value = expect_str(data, name)
             if value is not None:
-                setattr(coupon, name, money(_dec(value, name)))
+                setattr(coupon, name, money(to_decimal(value, name)))
         for name in ("date_expires", "date_expires_gmt"):
             if name in data:
                 raw = data[name]
                 if raw in (None, ""):
                     coupon.date_expires = None
                 elif isinstance(raw, str):
-                    parsed = _parse_wp_date(raw)
+                    parsed = parse_wp_date(raw)
                     if parsed is None:
-                        raise _invalid_param(name, "Invalid date.", "rest_invalid_date")
+                        raise invalid_param(name, "Invalid date.", "rest_invalid_date")
                     if parsed.tzinfo is None:
                         tz = UTC if name.endswith("_gmt") else self.timezone
                         parsed = parsed.replace(tzinfo=tz)
                     coupon.date_expires = self.stamp(parsed)
                 else:
-                    raise _invalid_param(name, f"{name} is not of type string.")
+                    raise invalid_param(name, f"{name} is not of type string.")
         if "email_restrictions" in data:
             emails = data["email_restrictions"]
             if not isinstance(emails, list):
-                raise _invalid_param(
+                raise invalid_param(
                     "email_restrictions", "email_restrictions is not of type array."
                 )
             cleaned: list[str] = []
@@ -1420,14 +1381,14 @@ class WooStore:
     def create_webhook(self, data: Mapping[str, Any], *, at: datetime | None = None) -> Webhook:
         """Create a webhook from a ``POST /webhooks`` body."""
         with self.lock:
-            topic = _expect_str(data, "topic") or ""
+            topic = expect_str(data, "topic") or ""
             if not _valid_topic(topic):
                 raise WooRestError(
                     400,
                     "woocommerce_rest_webhook_invalid_topic",
                     "Webhook topic is required and must be valid.",
                 )
-            url = _expect_str(data, "delivery_url") or ""
+            url = expect_str(data, "delivery_url") or ""
             if not re.match(r"^https?://[^\s/]+", url):
                 raise WooRestError(
                     400,
@@ -1435,17 +1396,17 @@ class WooStore:
                     "Webhook delivery URL must be a valid URL starting with http:// or https://.",
                 )
             stamp = self.stamp(at)
-            status = _expect_str(data, "status") or "active"
+            status = expect_str(data, "status") or "active"
             if status not in ("active", "paused", "disabled"):
-                raise _invalid_param(
+                raise invalid_param(
                     "status",
                     "status is not one of active, paused, and disabled.",
                     "rest_not_in_enum",
                 )
-            secret = _expect_str(data, "secret")
+            secret = expect_str(data, "secret")
             webhook = Webhook(
                 id=self.next_id("webhooks"),
-                name=_expect_str(data, "name")
+                name=expect_str(data, "name")
                 or f"Webhook created on {stamp.local:%b %d, %Y @ %I:%M %p}",
                 status=status,
                 topic=topic,
@@ -1469,10 +1430,10 @@ class WooStore:
             if webhook is None:
                 raise WooRestError(404, "woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.")
             for name in ("name", "delivery_url", "secret"):
-                value = _expect_str(data, name)
+                value = expect_str(data, name)
                 if value is not None:
                     setattr(webhook, name, value)
-            topic = _expect_str(data, "topic")
+            topic = expect_str(data, "topic")
             if topic is not None:
                 if not _valid_topic(topic):
                     raise WooRestError(
@@ -1481,10 +1442,10 @@ class WooStore:
                         "Webhook topic must be valid.",
                     )
                 webhook.topic = topic
-            status = _expect_str(data, "status")
+            status = expect_str(data, "status")
             if status is not None:
                 if status not in ("active", "paused", "disabled"):
-                    raise _invalid_param(
+                    raise invalid_param(
                         "status",
                         "status is not one of active, paused, and disabled.",
                         "rest_not_in_enum",
@@ -1543,15 +1504,6 @@ def _valid_topic(topic: str) -> bool:
     return topic in WEBHOOK_TOPIC_HOOKS
 
 
-def _wp_list(items: Sequence[str]) -> str:
-    """Join like WordPress ``%l``: ``a and b`` / ``a, b, and c``."""
-    if len(items) <= 1:
-        return "".join(items)
-    if len(items) == 2:
-        return f"{items[0]} and {items[1]}"
-    return ", ".join(items[:-1]) + f", and {items[-1]}"
-
-
 def _shipping_of(billing: Address) -> Address:
     return Address(
         billing.first_name,
@@ -1570,71 +1522,55 @@ def _empty_shipping() -> Address:
     return Address("", "", "", "", "", "", "", "", "")
 
 
-_WP_DATE_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?"
-    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
-)
-
-
-def _parse_wp_date(raw: str) -> datetime | None:
-    """Parse the ISO 8601 forms WordPress accepts (naive unless an offset is given)."""
-    match = _WP_DATE_RE.match(raw.strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, _frac, offset = match.groups()
-    try:
-        parsed = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
-        )
-    except ValueError:
-        return None
-    if offset:
-        if offset in ("Z", "z"):
-            return parsed.replace(tzinfo=UTC)
-        sign = 1 if offset[0] == "+" else -1
-        digits = offset[1:].replace(":", "")
-        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        return parsed.replace(tzinfo=timezone(sign * delta))
-    return parsed
-
-
-def parse_wp_date(raw: str) -> datetime | None:
-    """Public wrapper of the WordPress date parser used for query parameters."""
-    return _parse_wp_date(raw)
-
-
-def _order_matches(order: Order, q: OrderQuery) -> bool:
-    statuses = q.statuses
-    if "any" in statuses:
-        if order.status == "trash" and "trash" not in statuses:
-            return False
-    elif order.status not in statuses:
-        return False
-    if q.customer is not None and order.customer_id != q.customer:
-        return False
-    if q.include and order.id not in q.include:
-        return False
-    if q.exclude and order.id in q.exclude:
-        return False
-    if q.parent and order.parent_id not in q.parent:
-        return False
-    created = order.date_created.gmt if q.dates_are_gmt else order.date_created.local
-    modified = order.date_modified.gmt if q.dates_are_gmt else order.date_modified.local
-    if q.after is not None and not created > q.after:
-        return False
-    if q.before is not None and not created < q.before:
-        return False
-    if q.modified_after is not None and not modified > q.modified_after:
-        return False
-    if q.modified_before is not None and not modified < q.modified_before:
-        return False
-    if q.product is not None and not any(
-        li.product_id == q.product or li.variation_id == q.product for li in order.line_items
-    ):
-        return False
+def _filter_orders(items: list[Order], q: OrderQuery) -> list[Order]:
+    """Apply the active filters one pass each (cheap with 50k orders and few filters)."""
+    if "any" in q.statuses:
+        if "trash" not in q.statuses:
+            items = [o for o in items if o.status != "trash"]
+    else:
+        allowed = frozenset(q.statuses)
+        items = [o for o in items if o.status in allowed]
+    if q.customer is not None:
+        items = [o for o in items if o.customer_id == q.customer]
+    if q.include:
+        included = frozenset(q.include)
+        items = [o for o in items if o.id in included]
+    if q.exclude:
+        excluded = frozenset(q.exclude)
+        items = [o for o in items if o.id not in excluded]
+    if q.parent:
+        parents = frozenset(q.parent)
+        items = [o for o in items if o.parent_id in parents]
+    gmt = q.dates_are_gmt
+    if q.after is not None:
+        after = q.after
+        items = [o for o in items if (o.date_created.gmt if gmt else o.date_created.local) > after]
+    if q.before is not None:
+        before = q.before
+        items = [o for o in items if (o.date_created.gmt if gmt else o.date_created.local) < before]
+    if q.modified_after is not None:
+        m_after = q.modified_after
+        items = [
+            o for o in items if (o.date_modified.gmt if gmt else o.date_modified.local) > m_after
+        ]
+    if q.modified_before is not None:
+        m_before = q.modified_before
+        items = [
+            o for o in items if (o.date_modified.gmt if gmt else o.date_modified.local) < m_before
+        ]
+    if q.product is not None:
+        product = q.product
+        items = [
+            o
+            for o in items
+            if any(li.product_id == product or li.variation_id == product for li in o.line_items)
+        ]
     if q.search:
         needle = q.search.lower()
-        hay = f"{order.billing.email} {order.billing.first_name} {order.billing.last_name}"
-        if needle not in hay.lower() and needle != str(order.id):
-            return False
-    return True
+        items = [
+            o
+            for o in items
+            if needle == str(o.id)
+            or needle in f"{o.billing.email} {o.billing.first_name} {o.billing.last_name}".lower()
+        ]
+    return items
