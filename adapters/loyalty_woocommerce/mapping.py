@@ -546,8 +546,10 @@ def map_embedded_refunds(order_payload: Mapping[str, Any], store: str) -> list[R
     Each summary is ``{"id", "reason" | "refund", "total"}`` with a *negative* ``total``
     string (core emits ``reason``, the docs' examples ``refund``; both are read, ``reason``
     first). The summaries carry no date, so ``created_at`` is the order's
-    ``date_modified_gmt``: the refund happened at or before the order's last change. They
-    carry no line detail either (``lines`` is empty); fetch ``/orders/<id>/refunds`` for that.
+    ``date_modified_gmt`` (creating a refund normally touches the order, but this is only an
+    approximation: in the docs' own example refund 726 is dated after order 723's last
+    change). They carry no line detail either (``lines`` is empty); for exact dates and lines
+    fetch ``/orders/<id>/refunds`` and use :func:`map_refund`.
     Summaries whose total is zero are skipped (nothing to reverse).
     """
     with _at(""):

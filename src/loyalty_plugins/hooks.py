@@ -168,6 +168,8 @@ class Hooks:
     ) -> list[BonusPoints]:
         """Every plugin's bonus points, flattened and validated."""
         bonuses: list[BonusPoints] = []
+        if not self.pm.hook.loyalty_collect_bonus_points.get_hookimpls():
+            return bonuses  # the common case, on the ingest hot path
         for batch in self.pm.hook.loyalty_collect_bonus_points(
             order=order, member=member, calculation=calculation, ctx=self.ctx
         ):

@@ -12,12 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
+from loyalty_plugins.domain.members import Member
 from loyalty_plugins.errors import IdempotencyMismatch, MemberNotFound
 from loyalty_plugins.ledger.accounts import AccountKind, MemberAccounts
 from loyalty_plugins.storage import tables as t
-from loyalty_plugins.storage.driver_sql import DriverSQL, insert_sql
+from loyalty_plugins.storage.driver_sql import (
+    DriverSQL,
+    decode_date,
+    decode_datetime,
+    decode_optional_datetime,
+    insert_sql,
+)
 
 # The statements of every posting, as driver SQL: on the ingest path, building Core
 # expressions would cost more than running them.
@@ -56,34 +63,27 @@ _INSERT_TRANSFERS = insert_sql(
 )
 _ADD_BALANCE = DriverSQL("UPDATE accounts SET balance = balance + :delta WHERE id = :account_id")
 _STORE_RESULT = DriverSQL("UPDATE journal SET result = :result WHERE id = :journal_id")
-_a, _m, _j = t.accounts, t.members, t.journal
-_by_key = _j.c.idempotency_key == bindparam("key")
 # One round trip opens every posting: lock the member's accounts (ascending id), read the
 # member, and look the idempotency key up. A duplicate that waited on the lock may still
 # see the key as unused (the statement's snapshot predates the other commit); its journal
 # insert then hits the unique key and Database.write re-runs it, which replays.
-_LOCK_FOR_POSTING = (
-    select(
-        _a.c.id.label("account_id"),
-        _a.c.kind.label("account_kind"),
-        _a.c.balance.label("account_balance"),
-        _m,
-        select(_j.c.request_hash).where(_by_key).scalar_subquery().label("replay_hash"),
-        select(_j.c.result).where(_by_key).scalar_subquery().label("replay_result"),
-    )
-    .select_from(_a.join(_m, _a.c.member_id == _m.c.id))
-    .where(_a.c.member_id == bindparam("member_id"))
-    .order_by(_a.c.id)
-    .with_for_update(of=_a)
+_LOCK_FOR_POSTING = DriverSQL(
+    "SELECT a.id, a.kind, a.balance, m.email, m.first_name, m.last_name, m.birthday,"
+    " m.enrolled_at, m.tier, m.tier_since, m.tier_below_since, m.redacted_at,"
+    " j.request_hash, j.result"
+    " FROM accounts a JOIN members m ON m.id = a.member_id"
+    " LEFT JOIN journal j ON j.idempotency_key = :key"
+    " WHERE a.member_id = :member_id ORDER BY a.id",
+    postgres_suffix=" FOR UPDATE OF a",
 )
 
 
 @dataclass(slots=True)
 class Locked:
-    """What :func:`lock_for_posting` returns: locked accounts, the member row, any replay."""
+    """What :func:`lock_for_posting` returns: locked accounts, the member, any replay."""
 
     accounts: MemberAccounts
-    member_row: Any
+    member: Member
     replay: dict[str, Any] | None
 
 
@@ -93,23 +93,35 @@ def lock_for_posting(conn: Connection, member_id: int, key: str, digest: str) ->
     Raises :class:`MemberNotFound` for an unknown member and
     :class:`IdempotencyMismatch` when ``key`` was used for other content.
     """
-    rows = conn.execute(_LOCK_FOR_POSTING, {"member_id": member_id, "key": key}).all()
+    rows = _LOCK_FOR_POSTING.fetch_all(conn, {"member_id": member_id, "key": key})
     if not rows:
         raise MemberNotFound(member_id)
     accounts = MemberAccounts(member_id, {}, {})
     for row in rows:
-        kind = AccountKind(row.account_kind)
-        accounts.ids[kind] = row.account_id
-        accounts.balances[kind] = row.account_balance
+        kind = AccountKind(row[1])
+        accounts.ids[kind] = int(row[0])
+        accounts.balances[kind] = int(row[2])
     first = rows[0]
+    member = Member(
+        id=member_id,
+        email=first[3],
+        first_name=first[4],
+        last_name=first[5],
+        birthday=decode_date(first[6]),
+        enrolled_at=decode_datetime(first[7]),
+        tier=first[8],
+        tier_since=decode_optional_datetime(first[9]),
+        tier_below_since=decode_optional_datetime(first[10]),
+        redacted=first[11] is not None,
+    )
     replay: dict[str, Any] | None = None
-    if first.replay_hash is not None:
-        if first.replay_hash != digest:
+    if first[12] is not None:
+        if first[12] != digest:
             raise IdempotencyMismatch(key)
-        stored = first.replay_result
+        stored = first[13]
         replay = dict(json.loads(stored) if isinstance(stored, str) else stored)
         replay["replayed"] = True
-    return Locked(accounts, first, replay)
+    return Locked(accounts, member, replay)
 
 
 def request_hash(content: Any) -> str:

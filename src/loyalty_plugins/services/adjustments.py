@@ -17,7 +17,7 @@ from loyalty_plugins.errors import (
 from loyalty_plugins.ledger.accounts import AccountKind
 from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
 from loyalty_plugins.services.results import AdjustResult
-from loyalty_plugins.services.runtime import Runtime, emit, member_from_row
+from loyalty_plugins.services.runtime import Runtime, emit
 
 
 def adjust(
@@ -46,7 +46,7 @@ def adjust(
         locked = lock_for_posting(conn, member_id, key, digest)
         if locked.replay is not None:
             return locked.replay
-        accounts, member = locked.accounts, member_from_row(locked.member_row)
+        accounts, member = locked.accounts, locked.member
         now = rt.now()
         posting = Posting(
             conn,

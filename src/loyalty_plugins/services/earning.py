@@ -14,7 +14,7 @@ from loyalty_plugins.errors import CurrencyMismatch
 from loyalty_plugins.ledger.accounts import AccountKind
 from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
 from loyalty_plugins.services.results import OrderResult
-from loyalty_plugins.services.runtime import Runtime, emit, member_from_row
+from loyalty_plugins.services.runtime import Runtime, emit
 from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.driver_sql import insert_sql
@@ -77,8 +77,8 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
     def txn(conn: Connection) -> dict[str, Any]:
         locked = lock_for_posting(conn, member_id, key, digest)
         if locked.replay is not None:
-            return dict(locked.replay, tier=locked.member_row.tier)
-        accounts, member = locked.accounts, member_from_row(locked.member_row)
+            return dict(locked.replay, tier=locked.member.tier)
+        accounts, member = locked.accounts, locked.member
         calc = rt.hooks.calculate_order_points(order, rt.earn_rule, member)
         bonuses = rt.hooks.collect_bonus_points(order, member, calc)
         points = calc.points + sum(b.points for b in bonuses)

@@ -20,7 +20,7 @@ from loyalty_plugins.errors import (
 )
 from loyalty_plugins.ledger.accounts import AccountKind
 from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
-from loyalty_plugins.services.runtime import Runtime, emit, load_member, member_from_row
+from loyalty_plugins.services.runtime import Runtime, emit, load_member
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import inserted_id
 
@@ -58,7 +58,7 @@ def redeem(
         locked = lock_for_posting(conn, member_id, key, digest)
         if locked.replay is not None:
             return locked.replay
-        accounts, member = locked.accounts, member_from_row(locked.member_row)
+        accounts, member = locked.accounts, locked.member
         if member.redacted:
             raise Refused("member_redacted", f"member {member_id} was erased")
         ladder = rt.ladder

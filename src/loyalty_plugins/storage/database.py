@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,10 +66,11 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("loyalty_readonly"):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: this runs once per transaction, on the hot path.
+        readonly = conn.get_execution_options().get("loyalty_readonly")
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -107,6 +109,9 @@ class Database:
             raise ConfigError(f"invalid database URL: {exc}", key="database") from None
         self.url = url
         self.schema = schema
+        self._local = threading.local()
+        self._kept: list[Connection] = []
+        self._kept_lock = threading.Lock()
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(url, echo)
@@ -146,6 +151,10 @@ class Database:
         clashes = 0
         for attempt in range(1, attempts + 1):
             try:
+                kept = self._kept_connection()
+                if kept is not None:
+                    with kept.begin():
+                        return fn(kept)
                 with self.engine.begin() as conn:
                     return fn(conn)
             except IntegrityError:
@@ -165,6 +174,30 @@ class Database:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
+    def _kept_connection(self) -> Connection | None:
+        """This thread's own SQLite connection, kept between write transactions.
+
+        Checking a connection out of the pool and back costs about as much as a small
+        write, and SQLite connections are cheap to hold. None inside a write that is
+        already running on this thread (a nested write gets a pooled connection) and on
+        PostgreSQL, where held connections would count against the server's limit.
+        """
+        if self.is_postgres:
+            return None
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._kept_lock:
+                self._kept.append(conn)
+        return None if conn.in_transaction() else conn
+
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Close kept and pooled connections."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for conn in kept:
+            if not conn.closed:
+                conn.close()
+        self._local = threading.local()
         self.engine.dispose()

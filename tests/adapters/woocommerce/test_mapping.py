@@ -514,9 +514,15 @@ def test_embedded_refunds_core_shape_reason_key() -> None:
         {"id": 726, "reason": "Damaged &amp; late", "total": "-10.00"},
         {"id": 724, "reason": "", "refund": "docs key", "total": "-9.00"},
         {"id": 730, "reason": None, "refund": "only docs key", "total": "-1.50"},
+        {"id": 731, "reason": "core wins", "refund": "docs loses", "total": "-0.50"},
     ]
     refunds = map_embedded_refunds(order, STORE)
-    assert [r.reason for r in refunds] == ["Damaged & late", "docs key", "only docs key"]
+    assert [r.reason for r in refunds] == [
+        "Damaged & late",
+        "docs key",
+        "only docs key",
+        "core wins",
+    ]
     assert refunds[2].amount == Money(Decimal("1.50"), "USD")
 
 
