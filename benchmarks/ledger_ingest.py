@@ -67,6 +67,27 @@ def program_ingest(program: LoyaltyProgram, customers: int, orders: int) -> Inge
     return ingest
 
 
+# The baseline writes the same content as an award does, not empty placeholders, so both
+# sides put the same bytes through the database.
+RULE_JSON = json.dumps(
+    {
+        "rule_id": "default",
+        "points_per_unit": "1",
+        "currency": "EUR",
+        "rounding": "down",
+        "minimum_order": "0",
+        "multiplier": "1",
+        "bonuses": [],
+    }
+)
+
+
+def event_json(i: int) -> str:
+    return json.dumps(
+        {"order": f"woocommerce:shop:{i}", "points": 42, "total": "42.50", "currency": "EUR"}
+    )
+
+
 def raw_ingest(program: LoyaltyProgram) -> Ingest:
     """The same rows per order with bare driver SQL, one transaction per order."""
     with program.db.read() as conn:
@@ -96,7 +117,15 @@ def raw_ingest(program: LoyaltyProgram) -> Ingest:
             cur.execute(
                 "INSERT INTO journal (idempotency_key, request_hash, kind, member_id, occurred_at,"
                 f" recorded_at, result) VALUES ({p},{p},{p},{p},{p},{p},{p}){returning}",
-                (f"raw:{i}:award", "h", "award", member, now, now, "{}"),
+                (
+                    f"woocommerce:raw:{i}:award",
+                    "0" * 64,
+                    "award",
+                    member,
+                    now,
+                    now,
+                    json.dumps({"member_id": member, "points": 42}),
+                ),
             )
             journal = new_id()
             cur.execute(
@@ -141,7 +170,10 @@ def raw_ingest(program: LoyaltyProgram) -> Ingest:
             cur.executemany(
                 "INSERT INTO outbox (kind, member_id, occurred_at, data, dispatched_at)"
                 f" VALUES ({','.join([p] * 5)})",
-                [(kind, member, now, "{}", now) for kind in ("order_paid", "points_earned")],
+                [
+                    (kind, member, now, event_json(i), now)
+                    for kind in ("order_paid", "points_earned")
+                ],
             )
             if sqlite:
                 cur.execute("COMMIT")

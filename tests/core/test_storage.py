@@ -47,3 +47,31 @@ def test_database_constraints_back_the_invariants(program: LoyaltyProgram) -> No
                 journal_id=1, source_id=ids[0], destination_id=ids[1], amount=0, memo="x"
             )
         )
+
+
+def test_driver_sql_rows_read_back_through_core(program: LoyaltyProgram) -> None:
+    """Rows the hot path writes as driver SQL read back exactly through the Core tables."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from loyalty_plugins.storage import tables as t
+    from tests.builders import order
+
+    paid = datetime(2026, 1, 5, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    program.record_order(order("tz", "10.00", paid))
+    with program.db.read() as conn:
+        row = conn.execute(select(t.orders.c.paid_at, t.orders.c.rule)).one()
+        lot = conn.execute(select(t.lots.c.earned_at, t.lots.c.available_at)).one()
+        event = conn.execute(select(t.outbox.c.data).where(t.outbox.c.kind == "order_paid")).one()
+        # SQL comparisons on the stored text agree with the instants
+        later = conn.execute(
+            select(t.orders.c.id).where(
+                t.orders.c.paid_at > datetime(2026, 1, 5, 12, 30, 15, 123456, tzinfo=UTC)
+            )
+        ).all()
+    assert row.paid_at == paid and row.paid_at.tzinfo is not None
+    assert row.rule["points_per_unit"] == "1"
+    assert lot.earned_at == paid and lot.available_at == paid + timedelta(days=14)
+    assert event.data["points"] == 10
+    assert later == []  # 14:30+02:00 is 12:30:15.123456 UTC: not after 12:30:15.123456

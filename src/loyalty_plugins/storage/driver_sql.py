@@ -88,7 +88,11 @@ class DriverSQL:
 
     def _params(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
         dialect = conn.dialect.name
-        return {key: encode(value, dialect) for key, value in params.items()}
+        # Most values need no encoding; skipping the call for them is measurable here.
+        return {
+            key: value if type(value) in _PLAIN else encode(value, dialect)
+            for key, value in params.items()
+        }
 
     def _run(self, conn: Connection, params: Any, *, many: bool) -> Any:
         """Execute on the connection's own DB-API cursor, inside its current transaction.
