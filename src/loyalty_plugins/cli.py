@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from loyalty_plugins.config import load_config
@@ -49,6 +50,28 @@ ConfigOption = Annotated[
 DEFAULT_CONFIG = Path("loyalty.toml")
 
 T = TypeVar("T")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr when it is a terminal; silent under cron."""
+    if not err.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 @contextmanager
@@ -203,7 +226,8 @@ def redeem(
 @app.command()
 def expire(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Make due pending points available and expire old points (safe to re-run)."""
-    r = _run(config, lambda p: p.expire_due())
+    with _progress("expiring") as progress:
+        r = _run(config, lambda p: p.expire_due(progress))
     console.print(
         f"{r.members} members: {r.matured_points} points became available "
         f"({r.matured_lots} lots), {r.expired_points} expired ({r.expired_lots} lots)"
@@ -213,7 +237,8 @@ def expire(config: ConfigOption = DEFAULT_CONFIG) -> None:
 @tiers_app.command("evaluate")
 def tiers_evaluate(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Re-evaluate every member's tier."""
-    r = _run(config, lambda p: p.evaluate_tiers())
+    with _progress("evaluating tiers") as progress:
+        r = _run(config, lambda p: p.evaluate_tiers(progress))
     console.print(
         f"{r.evaluated} members: {r.upgraded} up, {r.downgraded} down, {r.in_grace} in grace"
     )

@@ -190,15 +190,18 @@ class LoyaltyProgram:
         self._after_commit()
         return result
 
-    def expire_due(self) -> MaintenanceResult:
-        """Make due pending points available and expire lots past their date."""
-        result = maintenance.expire_due(self._rt)
+    def expire_due(self, progress: maintenance.Progress | None = None) -> MaintenanceResult:
+        """Make due pending points available and expire lots past their date.
+
+        ``progress(done, total)`` is called after each member (for progress bars).
+        """
+        result = maintenance.expire_due(self._rt, progress)
         self._after_commit()
         return result
 
-    def evaluate_tiers(self) -> TierRunResult:
-        """Re-evaluate every member's tier."""
-        result = maintenance.evaluate_tiers(self._rt)
+    def evaluate_tiers(self, progress: maintenance.Progress | None = None) -> TierRunResult:
+        """Re-evaluate every member's tier (``progress(done, total)`` per member)."""
+        result = maintenance.evaluate_tiers(self._rt, progress)
         self._after_commit()
         return result
 

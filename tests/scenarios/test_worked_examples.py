@@ -174,3 +174,15 @@ def test_tier_grace_then_downgrade(program, clock: FixedClock) -> None:  # type:
     clock.advance(days=30)
     run = program.evaluate_tiers()
     assert run.downgraded == 1 and program.member(member).tier is None
+
+
+def test_long_jobs_report_progress(program, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        program.record_order(order(f"p{i}", "10.00", clock.now(), cid=f"c{i}"))
+    clock.advance(days=15)
+    seen: list[tuple[int, int]] = []
+    assert program.expire_due(lambda done, total: seen.append((done, total))).members == 3
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    seen.clear()
+    program.evaluate_tiers(lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (3, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select, update
@@ -14,6 +15,9 @@ from loyalty_plugins.services.results import MaintenanceResult, TierRunResult
 from loyalty_plugins.services.runtime import Runtime, emit, load_member
 from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
+
+#: Called as ``progress(done, total)`` after each member, for progress bars.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -103,12 +107,14 @@ def _process_member(rt: Runtime, member_id: int) -> _Counts:
     return rt.db.write(txn)
 
 
-def expire_due(rt: Runtime) -> MaintenanceResult:
+def expire_due(rt: Runtime, progress: Progress | None = None) -> MaintenanceResult:
     """Mature and expire every due lot, one member per transaction (safe to re-run)."""
     total = _Counts()
     members = _members_with_due_lots(rt)
-    for member_id in members:
+    for done, member_id in enumerate(members, start=1):
         counts = _process_member(rt, member_id)
+        if progress is not None:
+            progress(done, len(members))
         total.matured_lots += counts.matured_lots
         total.matured_points += counts.matured_points
         total.expired_lots += counts.expired_lots
@@ -122,7 +128,7 @@ def expire_due(rt: Runtime) -> MaintenanceResult:
     )
 
 
-def evaluate_tiers(rt: Runtime) -> TierRunResult:
+def evaluate_tiers(rt: Runtime, progress: Progress | None = None) -> TierRunResult:
     """Re-evaluate every member's tier (time-based roll-off, grace periods)."""
     with rt.db.read() as conn:
         ids = [
@@ -136,7 +142,9 @@ def evaluate_tiers(rt: Runtime) -> TierRunResult:
     ladder = rt.ladder
     up = down = grace = 0
     changes: list[tuple[int, str | None, str | None]] = []
-    for member_id in ids:
+    for done, member_id in enumerate(ids, start=1):
+        if progress is not None:
+            progress(done, len(ids))
 
         def txn(conn: Connection, member_id: int = member_id) -> tuple[str | None, str | None, str]:
             lock_member(conn, member_id)
