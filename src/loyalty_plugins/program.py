@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -152,6 +153,14 @@ class LoyaltyProgram:
     def record_refund(self, refund: RefundSnapshot) -> RefundResult:
         """Reverse the share of the original award that ``refund`` cancels."""
         result = refunds.record_refund(self._rt, refund)
+        self._after_commit()
+        return result
+
+    def void_order(
+        self, order_key: str, *, at: datetime, reason: str = "cancelled"
+    ) -> RefundResult:
+        """Take back what a cancelled or failed order still holds (idempotent per order)."""
+        result = refunds.void_order(self._rt, order_key, at, reason)
         self._after_commit()
         return result
 

@@ -186,3 +186,15 @@ def test_long_jobs_report_progress(program, clock: FixedClock) -> None:  # type:
     seen.clear()
     program.evaluate_tiers(lambda done, total: seen.append((done, total)))
     assert seen[-1] == (3, 3)
+
+
+def test_cancelled_order_gives_back_what_it_still_holds(program, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
+    member = program.record_order(order("c1", "80.00", clock.now())).member_id
+    program.record_refund(refund("c1", "r1", "20.00", clock.now()))
+    voided = program.void_order("woocommerce:shop:c1", at=clock.now())
+    assert voided.points_reversed == 60
+    again = program.void_order("woocommerce:shop:c1", at=clock.now())
+    assert again.replayed and program.balance(member).pending == 0
+    with pytest.raises(RefundExceedsOrder):
+        program.record_refund(refund("c1", "r2", "1.00", clock.now()))
+    assert program.verify().ok

@@ -7,6 +7,8 @@ from one refund of the same total and never reverse more than was awarded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -29,12 +31,6 @@ def _order_row(conn: Connection, order_key: str) -> Any:
 
 def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
     """Record ``refund`` once and take back the points it cancels."""
-    with rt.db.read() as conn:
-        order = _order_row(conn, refund.order_key)
-    if order is None:
-        raise OrderNotFound(refund.order_key)
-    member_id = int(order.member_id)
-    key = refund.key
     digest = request_hash(
         {
             "order": refund.order_key,
@@ -43,19 +39,62 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
         }
     )
 
+    def amount(row: Any) -> int:
+        if refund.amount.currency != row.currency:
+            raise CurrencyMismatch(refund.amount.currency, row.currency, f"refund {refund.key}")
+        return to_minor(refund.amount)
+
+    return _reverse(
+        rt, refund.order_key, refund.key, digest, amount, refund.created_at, refund.reason
+    )
+
+
+def void_order(rt: Runtime, order_key: str, at: datetime, reason: str) -> RefundResult:
+    """Reverse whatever an order still holds because it was cancelled or failed.
+
+    The amount is what is not refunded yet, read under the member lock, so refunds
+    recorded before the cancellation keep their own entries. Idempotent by order.
+    """
+    key = f"{order_key}:void"
+    digest = request_hash({"order": order_key, "void": True})
+    return _reverse(
+        rt,
+        order_key,
+        key,
+        digest,
+        lambda row: int(row.total_minor) - int(row.refunded_minor),
+        at,
+        reason,
+    )
+
+
+def _reverse(
+    rt: Runtime,
+    order_key: str,
+    key: str,
+    digest: str,
+    amount_of: Callable[[Any], int],
+    created_at: datetime,
+    reason: str,
+) -> RefundResult:
+    with rt.db.read() as conn:
+        order = _order_row(conn, order_key)
+    if order is None:
+        raise OrderNotFound(order_key)
+    member_id = int(order.member_id)
+
     def txn(conn: Connection) -> dict[str, Any]:
         locked = lock_for_posting(conn, member_id, key, digest)
         if locked.replay is not None:
             return locked.replay
         accounts = locked.accounts
-        row = _order_row(conn, refund.order_key)  # re-read under the member lock
-        if refund.amount.currency != row.currency:
-            raise CurrencyMismatch(refund.amount.currency, row.currency, f"refund {key}")
-        refunded = int(row.refunded_minor) + to_minor(refund.amount)
+        row = _order_row(conn, order_key)  # re-read under the member lock
+        amount_minor = amount_of(row)
+        refunded = int(row.refunded_minor) + amount_minor
         total = int(row.total_minor)
         if refunded > total:
             raise RefundExceedsOrder(
-                refund.order_key,
+                order_key,
                 from_minor(refunded, row.currency).amount,
                 from_minor(total, row.currency).amount,
             )
@@ -69,9 +108,9 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
             key=key,
             digest=digest,
             kind="reversal",
-            occurred_at=refund.created_at,
+            occurred_at=created_at,
             recorded_at=rt.now(),
-            reason=refund.reason or None,
+            reason=reason or None,
         )
         lot = conn.execute(
             select(t.lots.c.id, t.lots.c.remaining, t.lots.c.state).where(
@@ -110,21 +149,22 @@ def record_refund(rt: Runtime, refund: RefundSnapshot) -> RefundResult:
                 points_forgiven=t.orders.c.points_forgiven + forgiven,
             )
         )
-        conn.execute(
-            insert(t.refunds).values(
-                source_key=key,
-                order_id=row.id,
-                amount_minor=to_minor(refund.amount),
-                points_reversed=due,
-                created_at=refund.created_at,
-                reason=refund.reason or None,
-                journal_id=posting.journal_id,
+        if amount_minor > 0:  # a void of a fully refunded order moves nothing
+            conn.execute(
+                insert(t.refunds).values(
+                    source_key=key,
+                    order_id=row.id,
+                    amount_minor=amount_minor,
+                    points_reversed=due,
+                    created_at=created_at,
+                    reason=reason or None,
+                    journal_id=posting.journal_id,
+                )
             )
-        )
         data = {
-            "order": refund.order_key,
+            "order": order_key,
             "refund": key,
-            "amount": str(refund.amount.amount),
+            "amount": str(from_minor(amount_minor, row.currency).amount),
             "points": due,
             "forgiven": forgiven,
             "debt": debt,

@@ -248,3 +248,76 @@ outbox = Table(
     Column("failures", JSON),
     Index("ix_outbox_pending", "dispatched_at", "id"),
 )
+
+# --------------------------------------------------------------------------- sync
+
+sync_checkpoints = Table(
+    "sync_checkpoints",
+    metadata,
+    Column("store", String(128), primary_key=True),
+    Column("resource", String(32), primary_key=True),
+    Column("position", String(255), nullable=False),  # e.g. ISO modified-after instant
+    Column("updated_at", Stamp, nullable=False),
+)
+
+sync_locks = Table(
+    "sync_locks",
+    metadata,
+    Column("store", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", Stamp, nullable=False),
+    Column("expires_at", Stamp, nullable=False),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(32), nullable=False),
+    Column("store", String(128), nullable=False),
+    Column("resource", String(32), nullable=False),  # order | refund | customer | webhook
+    Column("external_id", String(128)),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # held | open | resolved | dropped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Index("ix_quarantine_status", "status", "store"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(32), nullable=False),
+    Column("store", String(128), nullable=False),
+    Column("delivery_id", String(128), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", Stamp, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | processed | quarantined
+    Column("processed_at", Stamp),
+    Column("error", Text),
+    UniqueConstraint("platform", "store", "delivery_id", name="uq_inbox_delivery"),
+    Index("ix_inbox_pending", "status", "id"),
+)
+
+store_pushes = Table(
+    "store_pushes",
+    metadata,
+    Column("store", String(128), primary_key=True),
+    Column("member_id", ForeignKey("members.id"), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    Column("tier", String(64)),
+    Column("pushed_at", Stamp, nullable=False),
+)
+
+coupon_pushes = Table(
+    "coupon_pushes",
+    metadata,
+    Column("coupon_id", ForeignKey("coupons.id"), primary_key=True),
+    Column("store", String(128), primary_key=True),
+    Column("external_id", String(128), nullable=False),
+    Column("pushed_at", Stamp, nullable=False),
+)
