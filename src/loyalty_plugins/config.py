@@ -75,6 +75,22 @@ class RewardSettings(_Model):
     tier_required: str | None = None
 
 
+class StoreSettings(_Model):
+    """One ``[stores.<name>]`` table: where a store is (credentials live elsewhere)."""
+
+    platform: Literal["woocommerce", "shopify"]
+    url: str
+    guest_policy: Literal["match_email", "skip"] = "match_email"
+    api_version: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local test store)")
+        return value.rstrip("/")
+
+
 class ProgramConfig(_Model):
     """The whole program configuration."""
 
@@ -87,6 +103,7 @@ class ProgramConfig(_Model):
     earn: EarnSettings = Field(default_factory=EarnSettings)
     tiers: TierSettings = Field(default_factory=TierSettings)
     rewards: list[RewardSettings] = Field(default_factory=list)
+    stores: dict[str, StoreSettings] = Field(default_factory=dict)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("currency")

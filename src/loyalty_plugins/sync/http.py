@@ -76,12 +76,13 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from json import dumps as json_dumps
 from typing import Any, Final, NoReturn
-from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
 import woocommerce.api as _wc_api
-from requests.auth import HTTPBasicAuth
+import woocommerce.oauth as _wc_oauth
+from requests.auth import AuthBase, HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
 
 from loyalty_plugins.errors import (
@@ -725,22 +726,37 @@ class PolicyWooCommerceAPI(_wc_api.API):  # type: ignore[misc]
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r}, version={self.version!r})"
 
+    def get_json(self, endpoint: str, **kwargs: Any) -> JsonResponse:
+        """GET with the JSON mode of the policy: a truncated or invalid body is retried and
+        a WooCommerce error envelope raises :class:`PlatformError`."""
+        result: JsonResponse = self._policy_request("GET", endpoint, None, want_json=True, **kwargs)
+        return result
+
+    def post_json(self, endpoint: str, data: Any, **kwargs: Any) -> JsonResponse:
+        """POST in JSON mode (pass ``idempotent=True`` only when repeating is safe)."""
+        result: JsonResponse = self._policy_request(
+            "POST", endpoint, data, want_json=True, **kwargs
+        )
+        return result
+
     def _policy_request(
         self,
         method: str,
         endpoint: str,
         data: Any,
         params: Mapping[str, Any] | None = None,
+        *,
+        want_json: bool = False,
         **kwargs: Any,
-    ) -> requests.Response:
+    ) -> Any:
         query: dict[str, Any] = dict(params or {})
         idempotent: bool | None = kwargs.pop("idempotent", None)
         oauth_timestamp = kwargs.pop("oauth_timestamp", None)
         extra_headers: Mapping[str, str] | None = kwargs.pop("headers", None)
         url: str = self._API__get_url(endpoint)
-        auth: HTTPBasicAuth | None = None
         headers = {"user-agent": f"{self.user_agent}", "accept": "application/json"}
 
+        auth: AuthBase | None = None
         if self.is_ssl and not self.query_string_auth:
             auth = HTTPBasicAuth(self.consumer_key, self.consumer_secret)
         elif self.is_ssl:
@@ -748,10 +764,9 @@ class PolicyWooCommerceAPI(_wc_api.API):  # type: ignore[misc]
                 {"consumer_key": self.consumer_key, "consumer_secret": self.consumer_secret}
             )
         else:
-            # OAuth 1.0a: the signed URL carries the query; do not send it a second time.
-            oauth_kwargs = {} if oauth_timestamp is None else {"oauth_timestamp": oauth_timestamp}
-            url = self._API__get_oauth_url(f"{url}?{urlencode(query)}", method, **oauth_kwargs)
-            query = {}
+            # OAuth 1.0a over plain HTTP: signed when each attempt is prepared, so a retry
+            # carries a fresh nonce and timestamp (WooCommerce rejects a replayed nonce).
+            auth = _WooOAuth1(self, oauth_timestamp)
 
         body: bytes | None = None
         if data is not None:
@@ -761,7 +776,8 @@ class PolicyWooCommerceAPI(_wc_api.API):  # type: ignore[misc]
             headers.update(extra_headers)
 
         timeout = kwargs.pop("timeout", None) or self._explicit_timeout
-        return self.session.request(
+        send = self.session.request_json if want_json else self.session.request
+        return send(
             method,
             url,
             params=query or None,
@@ -778,8 +794,28 @@ class PolicyWooCommerceAPI(_wc_api.API):  # type: ignore[misc]
     _API__request = _policy_request
 
 
+class _WooOAuth1(AuthBase):
+    """Signs each prepared request with WooCommerce's one-legged OAuth 1.0a."""
+
+    def __init__(self, api: PolicyWooCommerceAPI, timestamp: Any = None) -> None:
+        self.api = api
+        self.timestamp = timestamp
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        extra = {} if self.timestamp is None else {"oauth_timestamp": self.timestamp}
+        request.url = _wc_oauth.OAuth(
+            url=request.url,
+            consumer_key=self.api.consumer_key,
+            consumer_secret=self.api.consumer_secret,
+            version=self.api.version,
+            method=request.method,
+            **extra,
+        ).get_oauth_url()
+        return request
+
+
 def _check_woocommerce_hooks() -> None:
-    for name in ("_API__request", "_API__get_url", "_API__get_oauth_url"):
+    for name in ("_API__request", "_API__get_url"):
         if not callable(getattr(_wc_api.API, name, None)):
             raise ImportError(
                 f"woocommerce.API has no {name}; PolicyWooCommerceAPI cannot route this "

@@ -1,0 +1,223 @@
+"""The WooCommerce side of a sync: wc/v3 over the shared HTTP policy, as a StoreClient.
+
+Orders are polled by ``modified_after`` (GMT) ordered by ``modified`` ascending, 100 per
+page; refunds come from ``orders/<id>/refunds`` for orders that list any; coupons are
+created with ``coupons/batch`` and balances written to customer ``meta_data`` with
+``customers/batch`` (at most 100 items per call, the platform's limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from loyalty_plugins.domain.orders import OrderSnapshot, RefundSnapshot
+from loyalty_plugins.errors import MappingError, PlatformError, SyncError
+from loyalty_plugins.sync.engine import CouponPush, MemberPush
+from loyalty_plugins.sync.http import HttpPolicy, PolicySession, PolicyWooCommerceAPI
+from loyalty_plugins.sync.paging import iter_wp_pages
+from loyalty_woocommerce import mapping
+
+BATCH_LIMIT = 100
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class WooCommerceStore:
+    """How to reach one WooCommerce store (credentials never printed: see ``__repr__``)."""
+
+    name: str
+    url: str
+    consumer_key: str
+    consumer_secret: str
+    guest_policy: Literal["match_email", "skip"] = "match_email"
+    webhook_secret: str = ""
+
+    def __repr__(self) -> str:
+        return f"WooCommerceStore(name={self.name!r}, url={self.url!r})"
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class WooCommerceClient:
+    """A :class:`~loyalty_plugins.sync.engine.StoreClient` for one WooCommerce store."""
+
+    platform = mapping.PLATFORM
+
+    def __init__(
+        self,
+        store: WooCommerceStore,
+        *,
+        policy: HttpPolicy | None = None,
+        session: PolicySession | None = None,
+    ) -> None:
+        self.config = store
+        self.store = store.name
+        self.session = session or PolicySession(policy or HttpPolicy())
+        self.api = PolicyWooCommerceAPI(
+            store.url,
+            store.consumer_key,
+            store.consumer_secret,
+            version="wc/v3",
+            session=self.session,
+        )
+        self._categories: dict[str, tuple[str, ...]] | None = None
+
+    # -- reading ----------------------------------------------------------------------
+    def _pages(self, endpoint: str, **params: Any) -> Iterator[Any]:
+        def fetch(page: int) -> Any:
+            return self.api.get_json(
+                endpoint, params={**params, "per_page": PAGE_SIZE, "page": page}
+            )
+
+        return iter_wp_pages(fetch)
+
+    def categories(self) -> dict[str, tuple[str, ...]]:
+        """Product id -> category names, fetched once per client."""
+        if self._categories is None:
+            found: dict[str, tuple[str, ...]] = {}
+            for product in self._pages("products"):
+                if isinstance(product, Mapping) and "id" in product:
+                    names = tuple(
+                        str(c.get("name", ""))
+                        for c in product.get("categories") or []
+                        if isinstance(c, Mapping)
+                    )
+                    found[str(product["id"])] = names
+            self._categories = found
+        return self._categories
+
+    def iter_orders(self, modified_after: datetime | None) -> Iterator[Mapping[str, Any]]:
+        """Orders changed after ``modified_after``, oldest change first, one page at a time."""
+        params: dict[str, Any] = {"orderby": "modified", "order": "asc", "dates_are_gmt": "true"}
+        if modified_after is not None:
+            params["modified_after"] = modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        for item in self._pages("orders", **params):
+            if isinstance(item, Mapping):
+                yield item
+
+    def order_ref(self, payload: Mapping[str, Any]) -> tuple[str | None, datetime | None]:
+        """(id, date_modified_gmt) without failing on bad data."""
+        raw_id = payload.get("id")
+        order_id = (
+            str(raw_id) if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else None
+        )
+        try:
+            modified = mapping.parse_wc_datetime(
+                payload.get("date_modified_gmt"), payload.get("date_modified")
+            )
+        except MappingError:
+            modified = None
+        return order_id, modified
+
+    def map_order(self, payload: Mapping[str, Any]) -> OrderSnapshot | None:
+        """Map with the store's categories and guest policy."""
+        return mapping.map_order(
+            payload, self.store, categories=self.categories(), guest_policy=self.config.guest_policy
+        )
+
+    def order_refunds(self, payload: Mapping[str, Any], currency: str) -> list[RefundSnapshot]:
+        """Full refund objects of an order whose summary lists refunds."""
+        if not payload.get("refunds"):
+            return []
+        order_id, _ = self.order_ref(payload)
+        if order_id is None:
+            raise MappingError("order has refunds but no id", path="id")
+        return [
+            mapping.map_refund(item, self.store, order_id, currency)
+            for item in self._pages(f"orders/{order_id}/refunds")
+        ]
+
+    # -- writing ------------------------------------------------------------------------
+    def push_coupons(self, pushes: Sequence[CouponPush]) -> dict[int, str]:
+        """Create coupons in batches of 100; a code the store already has is looked up."""
+        created: dict[int, str] = {}
+        for chunk in _chunks(pushes, BATCH_LIMIT):
+            bodies = [
+                mapping.coupon_payload(
+                    p.coupon.code,
+                    kind=p.coupon.kind,
+                    value=p.coupon.value,
+                    currency=p.coupon.currency,
+                    email=p.email,
+                    expires_at=p.coupon.expires_at,
+                )
+                for p in chunk
+            ]
+            # Not idempotent: a retried create could make a duplicate, so a failure here
+            # is left for the next run, which finds existing codes first.
+            response = self.api.post_json("coupons/batch", {"create": bodies})
+            results = response.data.get("create", []) if isinstance(response.data, Mapping) else []
+            for push, result in zip(chunk, results, strict=False):
+                if (
+                    isinstance(result, Mapping)
+                    and isinstance(result.get("id"), int)
+                    and result["id"]
+                ):
+                    created[push.coupon.id] = str(result["id"])
+                    continue
+                existing = self._find_coupon(push.coupon.code)
+                if existing is not None:
+                    created[push.coupon.id] = existing
+        return created
+
+    def _find_coupon(self, code: str) -> str | None:
+        response = self.api.get_json("coupons", params={"code": code.lower()})
+        for item in response.data if isinstance(response.data, list) else []:
+            if isinstance(item, Mapping) and str(item.get("code", "")).lower() == code.lower():
+                return str(item["id"])
+        return None
+
+    def push_members(self, pushes: Sequence[MemberPush]) -> set[int]:
+        """Write balance and tier meta with ``customers/batch``; returns members updated."""
+        done: set[int] = set()
+        for chunk in _chunks(pushes, BATCH_LIMIT):
+            updates = [
+                {"id": int(p.customer_id), **mapping.customer_meta_update(p.balance, p.tier)}
+                for p in chunk
+                if p.customer_id.isdigit()
+            ]
+            if not updates:
+                continue
+            response = self.api.post_json("customers/batch", {"update": updates}, idempotent=True)
+            results = response.data.get("update", []) if isinstance(response.data, Mapping) else []
+            ok_ids = {
+                str(r["id"])
+                for r in results
+                if isinstance(r, Mapping) and isinstance(r.get("id"), int) and "error" not in r
+            }
+            done.update(p.member_id for p in chunk if p.customer_id in ok_ids)
+        return done
+
+    def coupon_usage(self, store_ids: Sequence[str]) -> dict[str, list[str]]:
+        """``used_by`` of the given coupons (fetched 100 at a time with ``include``)."""
+        usage: dict[str, list[str]] = {}
+        for chunk in _chunks(list(store_ids), BATCH_LIMIT):
+            for item in self._pages("coupons", include=",".join(chunk)):
+                if not isinstance(item, Mapping):
+                    continue
+                try:
+                    _, used_by = mapping.coupon_usage(item)
+                except MappingError:
+                    continue
+                usage[str(item.get("id"))] = used_by
+        return usage
+
+    # -- checks -----------------------------------------------------------------------
+    def check(self) -> list[str]:
+        """What ``loyalty stores test`` reports: reachability and permissions."""
+        findings: list[str] = []
+        for endpoint in ("orders", "customers", "coupons", "products"):
+            try:
+                self.api.get_json(endpoint, params={"per_page": 1})
+                findings.append(f"read {endpoint}: ok")
+            except PlatformError as exc:
+                findings.append(f"read {endpoint}: refused ({exc.code}, HTTP {exc.status})")
+            except SyncError as exc:
+                findings.append(f"read {endpoint}: unreachable ({exc})")
+        return findings
