@@ -1,11 +1,11 @@
 """``loyalty demo``: replay a realistic year of a WooCommerce shop into a fresh database.
 
-It starts the bundled WooCommerce store emulator (a real HTTP server on loopback), pages
-through its products, orders and refunds over the wc/v3 API with the shared HTTP policy,
-maps every payload with the adapter's pure mapping, records it in a new SQLite program,
-adds the real example orders from the vendor docs when they are beside the checkout, runs
-the cron jobs (expiry, tiers), redeems rewards for members who can afford one, and prints
-what happened, ending with ``ledger verify``.
+It starts the bundled WooCommerce store emulator (a real HTTP server on loopback) and
+runs the real sync against it: orders and refunds into a new SQLite program, then the
+cron jobs (expiry, tiers), rewards redeemed for members who can afford one, a second sync
+that pushes the coupons and balances to the store, three shoppers using their coupons in
+the store, and a third sync that reads that back. The real example orders from the vendor
+docs are replayed too when they are beside the checkout. It ends with ``ledger verify``.
 """
 
 from __future__ import annotations
@@ -13,36 +13,28 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from loyalty_plugins.clock import FixedClock
 from loyalty_plugins.config import ProgramConfig, load_config
-from loyalty_plugins.errors import InsufficientPoints, LoyaltyError, MappingError
+from loyalty_plugins.errors import InsufficientPoints, LoyaltyError
 from loyalty_plugins.program import LoyaltyProgram
 from loyalty_plugins.starter import write_starter_config
-from loyalty_plugins.sync.http import HttpPolicy, PolicySession, PolicyWooCommerceAPI
-from loyalty_plugins.sync.paging import iter_wp_pages
+from loyalty_plugins.sync.engine import RunSummary, SyncEngine
+from loyalty_plugins.sync.http import HttpPolicy, PolicySession
 from loyalty_plugins.testing.woocommerce import WooCommerceEmulator, generate_store
 from loyalty_woocommerce import mapping
+from loyalty_woocommerce.client import WooCommerceClient, WooCommerceStore
 
 DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 STORE = "demo-shop"
 REAL_FIXTURES = (
     Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real" / "woocommerce"
 )
-
-
-def _pages(api: PolicyWooCommerceAPI, endpoint: str, **params: Any) -> Iterator[Any]:
-    def fetch(page: int) -> Any:
-        return api.get(endpoint, params={**params, "per_page": 100, "page": page})
-
-    return iter_wp_pages(fetch)
 
 
 def _record_real_fixtures(out: Path, clock: FixedClock, console: Console) -> int:
@@ -93,38 +85,14 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
     console.print(
         f"store emulator: {orders} orders over a year; program database: {config.database}"
     )
-    counts: Counter[str] = Counter()
     with WooCommerceEmulator(store) as emu, LoyaltyProgram(config, clock=clock) as program:
-        session = PolicySession(HttpPolicy(connect_timeout=2, read_timeout=10))
-        api = PolicyWooCommerceAPI(emu.url, emu.consumer_key, emu.consumer_secret, session=session)
-        categories: dict[str, tuple[str, ...]] = {
-            str(p["id"]): tuple(c["name"] for c in p.get("categories", []))
-            for p in _pages(api, "products")
-        }
-        refunded: list[tuple[str, str]] = []
-        for payload in _pages(api, "orders", orderby="date", order="asc"):
-            try:
-                snapshot = mapping.map_order(payload, STORE, categories=categories)
-            except MappingError as exc:
-                counts["quarantined"] += 1
-                console.print(f"[yellow]order {payload.get('id')} quarantined:[/yellow] {exc}")
-                continue
-            counts["fetched"] += 1
-            if snapshot is None:
-                counts["skipped"] += 1
-                continue
-            result = program.record_order(snapshot)
-            counts[result.status] += 1
-            counts["points awarded"] += result.points
-            if payload.get("refunds") and result.status == "awarded":
-                refunded.append((str(payload["id"]), snapshot.currency))
-        for order_id, currency in refunded:
-            for refund_payload in _pages(api, f"orders/{order_id}/refunds"):
-                refund = mapping.map_refund(refund_payload, STORE, order_id, currency=currency)
-                reversal = program.record_refund(refund)
-                counts["refunds"] += 1
-                counts["points reversed"] += reversal.points_reversed
-        counts["docs orders"] = _record_real_fixtures(out, clock, console)
+        client = WooCommerceClient(
+            WooCommerceStore(STORE, emu.url, emu.consumer_key, emu.consumer_secret),
+            policy=HttpPolicy(connect_timeout=2, read_timeout=10),
+        )
+        first = SyncEngine(program, client).run()
+        console.print(f"first sync: {_line(first)}")
+        docs_orders = _record_real_fixtures(out, clock, console)
         expiry = program.expire_due()
         tiers = program.evaluate_tiers()
         issued = 0
@@ -135,7 +103,33 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
                     issued += 1
                 except InsufficientPoints:
                     pass
-        _report(program, console, counts, expiry.expired_points, tiers.evaluated, issued, session)
+        second = SyncEngine(program, client).run()
+        console.print(f"second sync (pushes coupons and balances): {_line(second)}")
+        used = 0
+        for coupon in program.coupons()[:3]:  # three shoppers use their reward in the store
+            member = program.member(coupon.member_id)
+            if member.email:
+                emu.redeem_coupon(coupon.code, member.email)
+                used += 1
+        third = SyncEngine(program, client).run()
+        console.print(f"third sync (reads coupon use back): {_line(third)}")
+        counts = Counter(
+            {
+                "docs orders": docs_orders,
+                "coupons used in store": used,
+                "coupons marked redeemed": third.coupons_redeemed,
+            }
+        )
+        _report(
+            program,
+            console,
+            first,
+            counts,
+            expiry.expired_points,
+            tiers.evaluated,
+            issued,
+            client.session,
+        )
         report = program.verify()
     if report.ok:
         console.print(
@@ -148,32 +142,42 @@ def run_demo(out: Path, *, orders: int = 1500, console: Console | None = None) -
     return report.ok
 
 
+def _line(summary: RunSummary) -> str:
+    return (
+        f"{summary.fetched} fetched, {summary.awarded} awarded, {summary.replayed} already known, "
+        f"{summary.refunds} refunds, {summary.quarantined} quarantined, "
+        f"{summary.coupons_pushed} coupons and {summary.members_pushed} balances pushed, "
+        f"{summary.coupons_redeemed} coupons redeemed"
+    )
+
+
 def _report(
     program: LoyaltyProgram,
     console: Console,
+    first: RunSummary,
     counts: Counter[str],
     expired: int,
     evaluated: int,
     issued: int,
     session: PolicySession,
 ) -> None:
-    summary = Table("what", "count", title="sync")
-    for key in (
-        "fetched",
-        "awarded",
-        "not_paid",
-        "void",
-        "skipped",
-        "quarantined",
-        "refunds",
-        "points awarded",
-        "points reversed",
-        "docs orders",
-    ):
-        summary.add_row(key, str(counts.get(key, 0)))
-    summary.add_row("points expired", str(expired))
-    summary.add_row("tiers evaluated", str(evaluated))
-    summary.add_row("reward coupons issued", str(issued))
+    summary = Table("what", "count", title="first sync and cron jobs")
+    rows = [
+        ("orders fetched", first.fetched),
+        ("awarded", first.awarded),
+        ("not paid yet", first.not_paid),
+        ("cancelled before earning", first.skipped),
+        ("quarantined", first.quarantined),
+        ("refunds", first.refunds),
+        ("points awarded", first.points_awarded),
+        ("points reversed", first.points_reversed),
+        ("points expired", expired),
+        ("tiers evaluated", evaluated),
+        ("reward coupons issued", issued),
+        *counts.items(),
+    ]
+    for key, value in rows:
+        summary.add_row(key, str(value))
     summary.add_row("HTTP", session.stats.summary())
     console.print(summary)
     members = program.members(limit=100_000)
@@ -193,13 +197,19 @@ def _report(
     coupons = program.coupons()
     if coupons:
         sample = Table(
-            "code", "member", "reward", "expires", title=f"coupons issued ({len(coupons)})"
+            "code",
+            "member",
+            "reward",
+            "status",
+            "expires",
+            title=f"coupons issued ({len(coupons)})",
         )
         for coupon in coupons[:5]:
             sample.add_row(
                 coupon.code,
                 str(coupon.member_id),
                 coupon.reward_key,
+                coupon.status.value,
                 f"{coupon.expires_at:%Y-%m-%d}",
             )
         console.print(sample)
