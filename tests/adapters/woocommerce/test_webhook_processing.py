@@ -1,0 +1,94 @@
+"""Stored WooCommerce deliveries go through the same idempotent path as the cron sync."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from loyalty_plugins.clock import FixedClock
+from loyalty_plugins.errors import MappingError
+from loyalty_plugins.program import LoyaltyProgram
+from loyalty_plugins.sync.state import Delivery, list_quarantine
+from loyalty_plugins.testing.woocommerce import WooCommerceEmulator, generate_store
+from loyalty_woocommerce.client import WooCommerceClient, WooCommerceStore
+from loyalty_woocommerce.webhooks import make_processor
+
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
+FIXTURES = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real" / "woocommerce"
+)
+
+
+@pytest.fixture
+def setup(
+    tmp_path: Path,
+) -> Iterator[tuple[LoyaltyProgram, WooCommerceEmulator, WooCommerceClient]]:
+    store = generate_store(40, seed=5, now=NOW)
+    config = {"program": {"database": f"sqlite:///{tmp_path / 'l.db'}", "currency": "EUR"}}
+    with (
+        WooCommerceEmulator(store) as emu,
+        LoyaltyProgram.open(config, clock=FixedClock(NOW), load_entrypoints=False) as program,
+    ):
+        client = WooCommerceClient(
+            WooCommerceStore("shop", emu.url, emu.consumer_key, emu.consumer_secret)
+        )
+        yield program, emu, client
+
+
+def delivery(topic: str, body: str, n: int = 1) -> Delivery:
+    return Delivery(n, "woocommerce", "shop", f"d{n}", topic, body, NOW, "pending")
+
+
+def paid_order(emu: WooCommerceEmulator) -> dict[str, object]:
+    response = emu.api_client().get("orders", params={"status": "completed", "per_page": 1})
+    payload: dict[str, object] = response.json()[0]
+    return payload
+
+
+def test_order_delivered_twice_awards_once(
+    setup: tuple[LoyaltyProgram, WooCommerceEmulator, WooCommerceClient],
+) -> None:
+    program, emu, client = setup
+    process = make_processor(program, {"shop": client})
+    body = json.dumps(paid_order(emu))
+    process(delivery("order.updated", body, 1))
+    process(delivery("order.updated", body, 2))
+    members = program.members()
+    assert len(members) == 1
+    assert len(program.history(members[0][0].id)) >= 1
+    assert program.verify().ok
+
+
+def test_deleted_order_gives_points_back(
+    setup: tuple[LoyaltyProgram, WooCommerceEmulator, WooCommerceClient],
+) -> None:
+    program, emu, client = setup
+    process = make_processor(program, {"shop": client})
+    payload = paid_order(emu)
+    process(delivery("order.created", json.dumps(payload), 1))
+    member = program.members()[0][0].id
+    assert program.balance(member).pending + program.balance(member).available > 0
+    process(delivery("order.deleted", json.dumps({"id": payload["id"]}), 2))
+    assert program.balance(member).pending + program.balance(member).available == 0
+    process(delivery("order.deleted", json.dumps({"id": 999999}), 3))  # never earned: no-op
+
+
+def test_bad_bodies_are_refused_with_a_reason(
+    setup: tuple[LoyaltyProgram, WooCommerceEmulator, WooCommerceClient],
+) -> None:
+    program, _, client = setup
+    process = make_processor(program, {"shop": client})
+    with pytest.raises(MappingError, match="not JSON"):
+        process(delivery("order.updated", "{truncated", 1))
+    with pytest.raises(MappingError, match="not an object"):
+        process(delivery("order.updated", "[1, 2]", 2))
+    real = json.loads((FIXTURES / "order-retrieve-727.json").read_text())
+    real["line_items"][0]["total"] = "not money"
+    process(delivery("order.updated", json.dumps(real), 3))  # quarantined by the engine
+    (item,) = list_quarantine(program.db)
+    assert "line_items[0].total" in item.reason
+    process(delivery("action.woocommerce_add_to_cart", "{}", 4))  # not our topic: ignored
