@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from loyalty_plugins.domain.orders import OrderSnapshot, RefundSnapshot
@@ -93,13 +93,52 @@ class WooCommerceClient:
         return self._categories
 
     def iter_orders(self, modified_after: datetime | None) -> Iterator[Mapping[str, Any]]:
-        """Orders changed after ``modified_after``, oldest change first, one page at a time."""
-        params: dict[str, Any] = {"orderby": "modified", "order": "asc", "dates_are_gmt": "true"}
-        if modified_after is not None:
-            params["modified_after"] = modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        for item in self._pages("orders", **params):
-            if isinstance(item, Mapping):
+        """Orders changed after ``modified_after``, oldest change first, one page at a time.
+
+        Paging by page number over a list sorted by modification time loses orders: one
+        that changes during the walk jumps to the end and every later order moves up a
+        place, so the first order of the next page is never seen. Instead each request
+        starts again after the newest time seen so far (keyset paging); only orders
+        sharing that very second are paged by number. ``modified_after`` is strict and
+        whole-second, so the bound backs off one second and repeats are skipped by
+        ``(id, date_modified_gmt)``.
+        """
+        bound = modified_after
+        page = 1
+        seen: set[tuple[str | None, datetime | None]] = set()
+        while True:
+            params: dict[str, Any] = {
+                "orderby": "modified",
+                "order": "asc",
+                "dates_are_gmt": "true",
+                "per_page": PAGE_SIZE,
+                "page": page,
+            }
+            if bound is not None:
+                params["modified_after"] = bound.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            response = self.api.get_json("orders", params=params)
+            items = (
+                [i for i in response.data if isinstance(i, Mapping)]
+                if isinstance(response.data, list)
+                else []
+            )
+            newest: datetime | None = None
+            for item in items:
+                ref = self.order_ref(item)
+                if ref[1] is not None and (newest is None or ref[1] > newest):
+                    newest = ref[1]
+                if ref in seen:
+                    continue
+                seen.add(ref)
                 yield item
+            if len(items) < PAGE_SIZE:
+                return
+            next_bound = newest - timedelta(seconds=1) if newest is not None else None
+            if next_bound is not None and (bound is None or next_bound > bound):
+                bound, page = next_bound, 1
+                seen = {ref for ref in seen if ref[1] is not None and ref[1] > next_bound}
+            else:
+                page += 1  # a whole page within one second: page through that second
 
     def order_ref(self, payload: Mapping[str, Any]) -> tuple[str | None, datetime | None]:
         """(id, date_modified_gmt) without failing on bad data."""

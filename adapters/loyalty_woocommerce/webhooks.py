@@ -7,28 +7,16 @@ order changes nothing twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any
 
 from loyalty_plugins.errors import MappingError, OrderNotFound
 from loyalty_plugins.program import LoyaltyProgram
 from loyalty_plugins.sync.engine import SyncEngine
 from loyalty_plugins.sync.state import Delivery
+from loyalty_plugins.web.inbox import delivery_json
 from loyalty_woocommerce import mapping
 from loyalty_woocommerce.client import WooCommerceClient
-
-
-def parse_body(delivery: Delivery) -> Mapping[str, Any]:
-    """The delivery's JSON object, or :class:`MappingError` naming what is wrong."""
-    try:
-        data = json.loads(delivery.body)
-    except ValueError as exc:
-        raise MappingError(f"webhook body is not JSON: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise MappingError(f"webhook body is a {type(data).__name__}, not an object")
-    return data
 
 
 def make_processor(
@@ -43,7 +31,9 @@ def make_processor(
         resource, _, event = delivery.topic.partition(".")
         if resource not in ("order", "customer"):
             return  # other topics (action.*, product.*) are not ours
-        data = parse_body(delivery)
+        data = delivery_json(delivery)
+        if not isinstance(data, Mapping):
+            raise MappingError(f"webhook body is a {type(data).__name__}, not an object")
         if resource == "customer":
             if event != "deleted":
                 program.ensure_member(mapping.map_customer(data, client.store))

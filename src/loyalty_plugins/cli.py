@@ -7,26 +7,32 @@ found: the message says which); 2 usage error; 3 ``ledger verify`` found problem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
-from loyalty_plugins.config import load_config
-from loyalty_plugins.errors import LockBusy, LoyaltyError
+from loyalty_plugins.cli_common import (
+    DEFAULT_CONFIG,
+    EXIT_ERROR,
+    EXIT_LOCK_BUSY,
+    EXIT_VERIFY_FAILED,
+    ConfigOption,
+    console,
+    err,
+    fail,
+    open_program,
+    progress_bar,
+)
+from loyalty_plugins.cli_sync import register_sync_commands
+from loyalty_plugins.errors import LoyaltyError
 from loyalty_plugins.hooks import collect_commands
 from loyalty_plugins.plugins import describe_plugins, get_plugin_manager
 from loyalty_plugins.program import LoyaltyProgram
 from loyalty_plugins.starter import write_starter_config
-
-EXIT_ERROR = 1
-EXIT_VERIFY_FAILED = 3
-EXIT_LOCK_BUSY = 4
 
 app = typer.Typer(
     help="Run a customer-loyalty program for a WooCommerce or Shopify shop.", no_args_is_help=True
@@ -39,62 +45,14 @@ app.add_typer(members_app, name="members")
 app.add_typer(points_app, name="points")
 app.add_typer(tiers_app, name="tiers")
 app.add_typer(ledger_app, name="ledger")
-
-console = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="LOYALTY_CONFIG", help="Path to loyalty.toml."),
-]
-DEFAULT_CONFIG = Path("loyalty.toml")
+register_sync_commands(app)
 
 T = TypeVar("T")
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr when it is a terminal; silent under cron."""
-    if not err.is_terminal:
-        yield lambda done, total: None
-        return
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextmanager
-def _program(config: Path) -> Iterator[LoyaltyProgram]:
-    try:
-        program = LoyaltyProgram(load_config(config))
-    except LoyaltyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_ERROR) from None
-    try:
-        yield program
-    except LockBusy as exc:
-        err.print(f"[yellow]busy:[/yellow] {exc}")
-        raise typer.Exit(EXIT_LOCK_BUSY) from None
-    except LoyaltyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_ERROR) from None
-    finally:
-        program.close()
+__all__ = ["EXIT_ERROR", "EXIT_LOCK_BUSY", "EXIT_VERIFY_FAILED", "app", "main"]
 
 
 def _run(config: Path, action: Callable[[LoyaltyProgram], T]) -> T:
-    with _program(config) as program:
+    with open_program(config) as program:
         return action(program)
 
 
@@ -109,13 +67,11 @@ def init(
 ) -> None:
     """Write a commented loyalty.toml and create the database."""
     if config.exists() and not force:
-        err.print(f"[red]error:[/red] {config} exists; pass --force to overwrite")
-        raise typer.Exit(EXIT_ERROR)
+        fail(f"{config} exists; pass --force to overwrite")
     try:
         write_starter_config(config, database=database, currency=currency)
     except LoyaltyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(str(exc))
     db = _run(config, lambda p: p.config.database)
     console.print(f"wrote {config}; database ready at {db}")
 
@@ -226,7 +182,7 @@ def redeem(
 @app.command()
 def expire(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Make due pending points available and expire old points (safe to re-run)."""
-    with _progress("expiring") as progress:
+    with progress_bar("expiring") as progress:
         r = _run(config, lambda p: p.expire_due(progress))
     console.print(
         f"{r.members} members: {r.matured_points} points became available "
@@ -237,7 +193,7 @@ def expire(config: ConfigOption = DEFAULT_CONFIG) -> None:
 @tiers_app.command("evaluate")
 def tiers_evaluate(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Re-evaluate every member's tier."""
-    with _progress("evaluating tiers") as progress:
+    with progress_bar("evaluating tiers") as progress:
         r = _run(config, lambda p: p.evaluate_tiers(progress))
     console.print(
         f"{r.evaluated} members: {r.upgraded} up, {r.downgraded} down, {r.in_grace} in grace"
@@ -252,7 +208,7 @@ def ledger_verify(config: ConfigOption = DEFAULT_CONFIG) -> None:
         console.print(f"ledger ok: {report.accounts} accounts, {report.transfers} transfers")
         return
     for problem in report.problems:
-        err.print(f"[red]problem:[/red] {problem}")
+        err.print(f"[red]problem:[/red] {escape(problem)}")
     raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
@@ -276,8 +232,7 @@ def demo(
     try:
         ok = run_demo(out, orders=orders, console=console)
     except LoyaltyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(str(exc))
     if not ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)
 

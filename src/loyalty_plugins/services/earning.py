@@ -52,7 +52,9 @@ def award_request(order: OrderSnapshot) -> dict[str, Any]:
     return {
         "currency": order.currency,
         "total": str(order.total.amount),
-        "customer": [order.customer.external_id, (order.customer.email or "").lower()],
+        # The store's customer id, not the e-mail: fixing a typo in the billing address
+        # must not make the same order look like a different award.
+        "customer": order.customer.external_id,
         "lines": [
             [li.line_id, li.product_id, li.quantity, str(li.total.amount), list(li.categories)]
             for li in order.lines

@@ -33,6 +33,7 @@ from loyalty_plugins.domain.orders import OrderSnapshot, PaymentState, RefundSna
 from loyalty_plugins.domain.rewards import CouponStatus, IssuedCoupon
 from loyalty_plugins.errors import (
     CouponNotApplicable,
+    IdempotencyMismatch,
     LoyaltyError,
     MappingError,
     OrderNotFound,
@@ -115,6 +116,7 @@ class RunSummary:
     awarded: int = 0
     points_awarded: int = 0
     replayed: int = 0
+    edited: int = 0
     not_paid: int = 0
     voided: int = 0
     refunds: int = 0
@@ -135,7 +137,8 @@ class RunSummary:
         return asdict(self)
 
 
-def _refund_json(refund: RefundSnapshot) -> str:
+def refund_json(refund: RefundSnapshot) -> str:
+    """A refund as stored in quarantine while it waits for its order."""
     return json.dumps(
         {
             "platform": refund.platform,
@@ -150,7 +153,8 @@ def _refund_json(refund: RefundSnapshot) -> str:
     )
 
 
-def _refund_from_json(text: str) -> RefundSnapshot:
+def refund_from_json(text: str) -> RefundSnapshot:
+    """Rebuild a held refund from its quarantine payload."""
     data = json.loads(text)
     return RefundSnapshot(
         data["platform"],
@@ -229,14 +233,7 @@ class SyncEngine:
             return
         try:
             if snapshot.state is PaymentState.PAID:
-                result = self.program.record_order(snapshot)
-                if result.replayed:
-                    self.summary.replayed += 1
-                elif result.status == "awarded":
-                    self.summary.awarded += 1
-                    self.summary.points_awarded += result.points
-                else:
-                    self.summary.skipped += 1
+                self._award(snapshot)
             if snapshot.state is PaymentState.VOID and not self._was_awarded(snapshot):
                 self.summary.skipped += 1  # cancelled before it ever earned: nothing to undo
                 return
@@ -247,6 +244,22 @@ class SyncEngine:
             self._quarantine("order", order_id, payload, str(exc))
         except LoyaltyError as exc:
             self._quarantine("order", order_id, payload, f"{type(exc).__name__}: {exc}")
+
+    def _award(self, snapshot: OrderSnapshot) -> None:
+        try:
+            result = self.program.record_order(snapshot)
+        except IdempotencyMismatch:
+            # Edited after it was paid (lines, total): the award stays as first recorded,
+            # and its refunds and cancellation below are still applied to it.
+            self.summary.edited += 1
+            return
+        if result.replayed:
+            self.summary.replayed += 1
+        elif result.status == "awarded":
+            self.summary.awarded += 1
+            self.summary.points_awarded += result.points
+        else:
+            self.summary.skipped += 1
 
     def _was_awarded(self, snapshot: OrderSnapshot) -> bool:
         with self.program.db.read() as conn:
@@ -280,13 +293,13 @@ class SyncEngine:
             self._quarantine(
                 "refund",
                 refund.key,
-                _refund_json(refund),
+                refund_json(refund),
                 "order not recorded yet; retried on every run",
                 status="held",
             )
             return
         except RefundExceedsOrder as exc:
-            self._quarantine("refund", refund.key, _refund_json(refund), str(exc))
+            self._quarantine("refund", refund.key, refund_json(refund), str(exc))
             return
         if not result.replayed:
             self.summary.refunds += 1
@@ -295,7 +308,7 @@ class SyncEngine:
     def release_held(self) -> None:
         """Retry refunds that were waiting for their order."""
         for item in state.list_quarantine(self.program.db, store=self.store, statuses=("held",)):
-            refund = _refund_from_json(item.payload)
+            refund = refund_from_json(item.payload)
             try:
                 self.program.record_refund(refund)
             except OrderNotFound:

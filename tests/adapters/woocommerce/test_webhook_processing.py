@@ -82,7 +82,7 @@ def test_bad_bodies_are_refused_with_a_reason(
 ) -> None:
     program, _, client = setup
     process = make_processor(program, {"shop": client})
-    with pytest.raises(MappingError, match="not JSON"):
+    with pytest.raises(MappingError, match="not valid JSON"):
         process(delivery("order.updated", "{truncated", 1))
     with pytest.raises(MappingError, match="not an object"):
         process(delivery("order.updated", "[1, 2]", 2))
@@ -92,3 +92,33 @@ def test_bad_bodies_are_refused_with_a_reason(
     (item,) = list_quarantine(program.db)
     assert "line_items[0].total" in item.reason
     process(delivery("action.woocommerce_add_to_cart", "{}", 4))  # not our topic: ignored
+
+
+def test_signed_deliveries_through_the_real_receiver(
+    setup: tuple[LoyaltyProgram, WooCommerceEmulator, WooCommerceClient],
+) -> None:
+    """Emulator -> HTTP -> receiver -> inbox -> processor -> ledger, with duplicates."""
+    import time
+
+    from loyalty_plugins.web import start_in_thread
+
+    program, emu, client = setup
+    secret = "shop-webhook-secret"
+    processor = make_processor(program, {"shop": client})
+    payload = paid_order(emu)
+    with start_in_thread(
+        program, secrets={("woocommerce", "shop"): secret}, processor=processor, poll_interval=0.05
+    ) as server:
+        url = f"{server.url}/webhooks/woocommerce/shop"
+        results = emu.deliver_webhook(
+            url, "order.updated", int(str(payload["id"])), secret, duplicate=3
+        )
+        assert [r.status_code for r in results] == [200] * 4
+        bad = emu.deliver_webhook(url, "order.updated", int(str(payload["id"])), "wrong-secret")
+        assert bad[0].status_code == 401
+        deadline = time.monotonic() + 10
+        while not program.members() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (member, _), *others = program.members()
+    assert others == []
+    assert len([line for line in program.history(member.id) if line.kind == "award"]) == 1
