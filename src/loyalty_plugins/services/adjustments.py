@@ -15,9 +15,9 @@ from loyalty_plugins.errors import (
     ValidationError,
 )
 from loyalty_plugins.ledger.accounts import AccountKind
-from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
+from loyalty_plugins.ledger.posting import lock_for_posting, request_hash
 from loyalty_plugins.services.results import AdjustResult
-from loyalty_plugins.services.runtime import Runtime, emit
+from loyalty_plugins.services.runtime import Runtime, emit, start_posting
 
 
 def adjust(
@@ -48,15 +48,14 @@ def adjust(
             return locked.replay
         accounts, member = locked.accounts, locked.member
         now = rt.now()
-        posting = Posting(
+        posting = start_posting(
+            rt,
             conn,
-            rt.system,
             accounts,
             key=key,
             digest=digest,
             kind=kind,
             occurred_at=now,
-            recorded_at=now,
             actor=actor.strip(),
             reason=reason.strip(),
         )

@@ -12,9 +12,9 @@ from loyalty_plugins.domain.money import to_minor
 from loyalty_plugins.domain.orders import OrderSnapshot, PaymentState
 from loyalty_plugins.errors import CurrencyMismatch
 from loyalty_plugins.ledger.accounts import AccountKind
-from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
+from loyalty_plugins.ledger.posting import lock_for_posting, request_hash
 from loyalty_plugins.services.results import OrderResult
-from loyalty_plugins.services.runtime import Runtime, emit
+from loyalty_plugins.services.runtime import Runtime, emit, start_posting
 from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.driver_sql import insert_sql
@@ -86,15 +86,14 @@ def record_order(rt: Runtime, order: OrderSnapshot) -> OrderResult:
         points = calc.points + sum(b.points for b in bonuses)
         now = rt.now()
         paid_at = order.effective_paid_at
-        posting = Posting(
+        posting = start_posting(
+            rt,
             conn,
-            rt.system,
             accounts,
             key=key,
             digest=digest,
             kind="award",
             occurred_at=paid_at,
-            recorded_at=now,
             result={"member_id": member_id, "points": points},
         )
         rule = dict(calc.rule, bonuses=[[b.reason, b.points] for b in bonuses])

@@ -19,8 +19,8 @@ from loyalty_plugins.errors import (
     RewardNotFound,
 )
 from loyalty_plugins.ledger.accounts import AccountKind
-from loyalty_plugins.ledger.posting import Posting, lock_for_posting, request_hash
-from loyalty_plugins.services.runtime import Runtime, emit, load_member
+from loyalty_plugins.ledger.posting import lock_for_posting, request_hash
+from loyalty_plugins.services.runtime import Runtime, emit, load_member, start_posting
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import inserted_id
 
@@ -70,15 +70,14 @@ def redeem(
         if accounts.spendable < reward.cost:
             raise InsufficientPoints(member_id, reward.cost, max(0, accounts.spendable))
         now = rt.now()
-        posting = Posting(
+        posting = start_posting(
+            rt,
             conn,
-            rt.system,
             accounts,
             key=key,
             digest=digest,
             kind="redemption",
             occurred_at=now,
-            recorded_at=now,
             reason=f"reward {reward.key}",
         )
         taken = posting.consume_fifo(reward.cost, AccountKind.REDEEMED, "redeem")

@@ -18,9 +18,9 @@ from loyalty_plugins.domain.money import from_minor, to_minor
 from loyalty_plugins.domain.orders import RefundSnapshot
 from loyalty_plugins.errors import CurrencyMismatch, OrderNotFound, RefundExceedsOrder
 from loyalty_plugins.ledger.accounts import AccountKind
-from loyalty_plugins.ledger.posting import Lot, Posting, lock_for_posting, request_hash
+from loyalty_plugins.ledger.posting import Lot, lock_for_posting, request_hash
 from loyalty_plugins.services.results import RefundResult
-from loyalty_plugins.services.runtime import Runtime, emit, load_member
+from loyalty_plugins.services.runtime import Runtime, emit, load_member, start_posting
 from loyalty_plugins.services.tiers import evaluate_member
 from loyalty_plugins.storage import tables as t
 
@@ -101,15 +101,14 @@ def _reverse(
         awarded, already = int(row.points_awarded), int(row.points_reversed)
         target = awarded if refunded == total else awarded * refunded // total
         due = max(0, target - already)
-        posting = Posting(
+        posting = start_posting(
+            rt,
             conn,
-            rt.system,
             accounts,
             key=key,
             digest=digest,
             kind="reversal",
             occurred_at=created_at,
-            recorded_at=rt.now(),
             reason=reason or None,
         )
         lot = conn.execute(

@@ -20,7 +20,8 @@ from loyalty_plugins.domain.rules import EarnRule
 from loyalty_plugins.domain.tiers import TierLadder
 from loyalty_plugins.errors import MemberNotFound
 from loyalty_plugins.hooks import Hooks
-from loyalty_plugins.ledger.accounts import AccountKind
+from loyalty_plugins.ledger.accounts import AccountKind, MemberAccounts
+from loyalty_plugins.ledger.posting import Posting
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import Database
 from loyalty_plugins.storage.driver_sql import insert_sql
@@ -143,4 +144,30 @@ def emit(
             }
             for k in kinds
         ],
+    )
+
+
+def start_posting(
+    rt: Runtime,
+    conn: Connection,
+    accounts: MemberAccounts,
+    *,
+    key: str,
+    digest: str,
+    kind: str,
+    occurred_at: datetime | None = None,
+    **extra: Any,
+) -> Posting:
+    """Open a journal entry for ``accounts`` (recorded now; occurred now unless given)."""
+    now = rt.now()
+    return Posting(
+        conn,
+        rt.system,
+        accounts,
+        key=key,
+        digest=digest,
+        kind=kind,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        **extra,
     )
