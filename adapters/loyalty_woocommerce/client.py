@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from loyalty_plugins.domain.orders import OrderSnapshot, RefundSnapshot
+from loyalty_plugins.domain.orders import CustomerRef, OrderSnapshot, RefundSnapshot
 from loyalty_plugins.errors import MappingError, PlatformError, SyncError
 from loyalty_plugins.sync.engine import CouponPush, MemberPush
 from loyalty_plugins.sync.http import HttpPolicy, PolicySession, PolicyWooCommerceAPI
@@ -139,6 +139,16 @@ class WooCommerceClient:
                 seen = {ref for ref in seen if ref[1] is not None and ref[1] > next_bound}
             else:
                 page += 1  # a whole page within one second: page through that second
+
+    def iter_customers(self) -> Iterator[Mapping[str, Any]]:
+        """Every customer (role ``customer``), one page at a time."""
+        for item in self._pages("customers", orderby="id", order="asc"):
+            if isinstance(item, Mapping):
+                yield item
+
+    def map_customer(self, payload: Mapping[str, Any]) -> tuple[CustomerRef, date | None]:
+        """The customer and the ``birthday`` from their meta data."""
+        return mapping.map_customer(payload, self.store), mapping.customer_birthday(payload)
 
     def order_ref(self, payload: Mapping[str, Any]) -> tuple[str | None, datetime | None]:
         """(id, date_modified_gmt) without failing on bad data."""

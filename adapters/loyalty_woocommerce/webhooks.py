@@ -34,11 +34,11 @@ def make_processor(
         data = delivery_json(delivery)
         if not isinstance(data, Mapping):
             raise MappingError(f"webhook body is a {type(data).__name__}, not an object")
+        engine = SyncEngine(program, client)
         if resource == "customer":
             if event != "deleted":
-                program.ensure_member(mapping.map_customer(data, client.store))
+                engine.process_customer(data)
             return
-        engine = SyncEngine(program, client)
         if event == "deleted":
             order_id = data.get("id")
             if not isinstance(order_id, int | str) or isinstance(order_id, bool):

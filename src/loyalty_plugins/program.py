@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -137,6 +137,19 @@ class LoyaltyProgram:
         member_id = members.ensure_member(self._rt, customer)
         self._after_commit()
         return member_id
+
+    def update_profile(
+        self,
+        member_id: int,
+        *,
+        birthday: date | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> bool:
+        """Fill in a member's birthday and name from the store (True when changed)."""
+        return members.update_profile(
+            self._rt, member_id, birthday=birthday, first_name=first_name, last_name=last_name
+        )
 
     def record_order(self, order: OrderSnapshot) -> OrderResult:
         """Award the points of a paid order (once per order, however often delivered)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select
+from datetime import date
+
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.orders import CustomerRef
@@ -95,3 +97,41 @@ def ensure_member(rt: Runtime, customer: CustomerRef) -> int:
     member_id = rt.db.write(enrol)
     rt.member_refs.put(ref, member_id)
     return member_id
+
+
+def update_profile(
+    rt: Runtime,
+    member_id: int,
+    *,
+    birthday: date | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> bool:
+    """Fill in what the store knows about a member; None leaves a field as it is.
+
+    Returns True when something changed. A redacted member is never written again.
+    """
+    values: dict[str, object] = {
+        key: value
+        for key, value in (
+            ("birthday", birthday),
+            ("first_name", first_name),
+            ("last_name", last_name),
+        )
+        if value is not None
+    }
+    if not values:
+        return False
+    m = t.members.c
+    changed = or_(*(m[key].is_distinct_from(value) for key, value in values.items()))
+    return bool(
+        rt.db.write(
+            lambda conn: (
+                conn.execute(
+                    update(t.members)
+                    .where(m.id == member_id, m.redacted_at.is_(None), changed)
+                    .values(**values)
+                ).rowcount
+            )
+        )
+    )

@@ -22,14 +22,14 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from loyalty_plugins.clock import as_utc
 from loyalty_plugins.domain.money import Money
-from loyalty_plugins.domain.orders import OrderSnapshot, PaymentState, RefundSnapshot
+from loyalty_plugins.domain.orders import CustomerRef, OrderSnapshot, PaymentState, RefundSnapshot
 from loyalty_plugins.domain.rewards import CouponStatus, IssuedCoupon
 from loyalty_plugins.errors import (
     CouponNotApplicable,
@@ -93,6 +93,14 @@ class StoreClient(Protocol):
         """The refunds of an order (may fetch them); raises MappingError."""
         ...
 
+    def iter_customers(self) -> Iterator[Mapping[str, Any]]:
+        """Every customer of the store, lazily."""
+        ...
+
+    def map_customer(self, payload: Mapping[str, Any]) -> tuple[CustomerRef, date | None]:
+        """The customer and their birthday (None if unknown); raises MappingError."""
+        ...
+
     def push_coupons(self, pushes: Sequence[CouponPush]) -> dict[int, str]:
         """Create coupons; returns coupon id -> store id for those created."""
         ...
@@ -113,6 +121,7 @@ class RunSummary:
     store: str
     dry_run: bool = False
     fetched: int = 0
+    customers: int = 0
     awarded: int = 0
     points_awarded: int = 0
     replayed: int = 0
@@ -342,12 +351,38 @@ class SyncEngine:
             hooks.sync_event("after_sync", store=self.store, summary=self.summary)
         return self.summary
 
+    def process_customer(self, payload: Mapping[str, Any]) -> None:
+        """Enrol a store customer and keep their birthday and name (webhooks too)."""
+        raw_id = payload.get("id")
+        try:
+            customer, birthday = self.client.map_customer(payload)
+        except MappingError as exc:
+            self._quarantine(
+                "customer", str(raw_id) if raw_id is not None else None, payload, str(exc)
+            )
+            return
+        self.summary.customers += 1
+        if self.dry_run:
+            return
+        member_id = self.program.ensure_member(customer)
+        self.program.update_profile(
+            member_id,
+            birthday=birthday,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+        )
+
     def _pull(self, *, since: datetime | None, backfill: bool) -> None:
         db = self.program.db
         position = None if backfill else since
         if position is None and not backfill:
             saved = state.get_checkpoint(db, self.store, ORDERS)
             position = datetime.fromisoformat(saved) if saved else None
+        if position is None:
+            # First run or backfill: the whole customer list once (birthdays, names, members
+            # without orders yet). Later changes arrive through customer webhooks.
+            for customer in self.client.iter_customers():
+                self.process_customer(customer)
         after = position - OVERLAP if position is not None else None
         newest: datetime | None = None
         pending = 0

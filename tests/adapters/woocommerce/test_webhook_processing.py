@@ -122,3 +122,21 @@ def test_signed_deliveries_through_the_real_receiver(
     (member, _), *others = program.members()
     assert others == []
     assert len([line for line in program.history(member.id) if line.kind == "award"]) == 1
+
+
+def test_customer_delivery_enrols_with_birthday(
+    setup: tuple[LoyaltyProgram, WooCommerceEmulator, WooCommerceClient],
+) -> None:
+    program, emu, client = setup
+    process = make_processor(program, {"shop": client})
+    customers = emu.api_client().get("customers", params={"per_page": 100}).json()
+    with_birthday = next(
+        c for c in customers if any(m["key"] == "birthday" for m in c["meta_data"])
+    )
+    expected = next(m["value"] for m in with_birthday["meta_data"] if m["key"] == "birthday")
+    process(delivery("customer.updated", json.dumps(with_birthday), 1))
+    process(delivery("customer.updated", json.dumps(with_birthday), 2))
+    member = program.find_member("woocommerce", "shop", str(with_birthday["id"]))
+    assert member is not None and member.birthday is not None
+    assert member.birthday.isoformat() == expected
+    assert len(program.members()) == 1
