@@ -9,6 +9,7 @@ created with ``coupons/batch`` and balances written to customer ``meta_data`` wi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from loyalty_plugins.sync.paging import iter_wp_pages
 from loyalty_woocommerce import mapping
 
 BATCH_LIMIT = 100
+#: Background fetches while a page is recorded (next page, refunds of this page).
+FETCH_WORKERS = 4
 PAGE_SIZE = 100
 
 
@@ -67,6 +70,7 @@ class WooCommerceClient:
             session=self.session,
         )
         self._categories: dict[str, tuple[str, ...]] | None = None
+        self._refund_futures: dict[str, Future[list[Any]]] = {}
 
     # -- reading ----------------------------------------------------------------------
     def _pages(self, endpoint: str, **params: Any) -> Iterator[Any]:
@@ -106,39 +110,62 @@ class WooCommerceClient:
         bound = modified_after
         page = 1
         seen: set[tuple[str | None, datetime | None]] = set()
-        while True:
-            params: dict[str, Any] = {
-                "orderby": "modified",
-                "order": "asc",
-                "dates_are_gmt": "true",
-                "per_page": PAGE_SIZE,
-                "page": page,
-            }
-            if bound is not None:
-                params["modified_after"] = bound.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            response = self.api.get_json("orders", params=params)
-            items = (
-                [i for i in response.data if isinstance(i, Mapping)]
-                if isinstance(response.data, list)
-                else []
-            )
-            newest: datetime | None = None
-            for item in items:
-                ref = self.order_ref(item)
-                if ref[1] is not None and (newest is None or ref[1] > newest):
-                    newest = ref[1]
-                if ref in seen:
-                    continue
-                seen.add(ref)
-                yield item
-            if len(items) < PAGE_SIZE:
-                return
-            next_bound = newest - timedelta(seconds=1) if newest is not None else None
-            if next_bound is not None and (bound is None or next_bound > bound):
-                bound, page = next_bound, 1
-                seen = {ref for ref in seen if ref[1] is not None and ref[1] > next_bound}
-            else:
-                page += 1  # a whole page within one second: page through that second
+        # The next page and the refunds of this one are fetched in the background while
+        # the caller records this page: the run then costs about what its requests cost.
+        with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="wc-fetch") as pool:
+            pending = pool.submit(self._orders_page, bound, page)
+            try:
+                while True:
+                    items = pending.result()
+                    newest = max(
+                        (m for _, m in map(self.order_ref, items) if m is not None), default=None
+                    )
+                    full = len(items) >= PAGE_SIZE
+                    if full:
+                        next_bound = newest - timedelta(seconds=1) if newest is not None else None
+                        if next_bound is not None and (bound is None or next_bound > bound):
+                            bound, page = next_bound, 1
+                        else:
+                            page += 1  # a whole page within one second: page through it
+                        pending = pool.submit(self._orders_page, bound, page)
+                    fresh = []
+                    for item in items:
+                        ref = self.order_ref(item)
+                        if ref not in seen:
+                            seen.add(ref)
+                            fresh.append(item)
+                    self._prefetch_refunds(pool, fresh)
+                    yield from fresh
+                    if not full:
+                        return
+                    if bound is not None:
+                        seen = {ref for ref in seen if ref[1] is not None and ref[1] > bound}
+            finally:
+                self._refund_futures.clear()
+                pending.cancel()
+
+    def _orders_page(self, bound: datetime | None, page: int) -> list[Mapping[str, Any]]:
+        params: dict[str, Any] = {
+            "orderby": "modified",
+            "order": "asc",
+            "dates_are_gmt": "true",
+            "per_page": PAGE_SIZE,
+            "page": page,
+        }
+        if bound is not None:
+            params["modified_after"] = bound.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        data = self.api.get_json("orders", params=params).data
+        return [i for i in data if isinstance(i, Mapping)] if isinstance(data, list) else []
+
+    def _prefetch_refunds(self, pool: ThreadPoolExecutor, items: list[Mapping[str, Any]]) -> None:
+        self._refund_futures.clear()  # only this page's: memory stays flat
+        for item in items:
+            order_id, _ = self.order_ref(item)
+            if item.get("refunds") and order_id is not None:
+                self._refund_futures[order_id] = pool.submit(self._refund_payloads, order_id)
+
+    def _refund_payloads(self, order_id: str) -> list[Any]:
+        return list(self._pages(f"orders/{order_id}/refunds"))
 
     def iter_customers(self) -> Iterator[Mapping[str, Any]]:
         """Every customer (role ``customer``), one page at a time."""
@@ -177,10 +204,9 @@ class WooCommerceClient:
         order_id, _ = self.order_ref(payload)
         if order_id is None:
             raise MappingError("order has refunds but no id", path="id")
-        return [
-            mapping.map_refund(item, self.store, order_id, currency)
-            for item in self._pages(f"orders/{order_id}/refunds")
-        ]
+        future = self._refund_futures.pop(order_id, None)
+        payloads = future.result() if future is not None else self._refund_payloads(order_id)
+        return [mapping.map_refund(item, self.store, order_id, currency) for item in payloads]
 
     # -- writing ------------------------------------------------------------------------
     def push_coupons(self, pushes: Sequence[CouponPush]) -> dict[int, str]:
