@@ -34,7 +34,7 @@ class RefCache:
     right; it saves a round trip per order on the hot ingest path.
     """
 
-    def __init__(self, size: int = 100_000) -> None:
+    def __init__(self, size: int = 10_000) -> None:
         self._size = size
         self._data: OrderedDict[tuple[str, str, str], int] = OrderedDict()
         self._lock = threading.Lock()

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -40,6 +41,7 @@ from loyalty_plugins.errors import (
     RefundExceedsOrder,
 )
 from loyalty_plugins.program import LoyaltyProgram
+from loyalty_plugins.services.redemption import coupon_from_row
 from loyalty_plugins.storage import tables as t
 from loyalty_plugins.sync import state
 
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(seconds=2)
 #: Save the checkpoint after this many recorded orders.
 CHECKPOINT_EVERY = 100
+#: Members or coupons pushed per chunk (a multiple of the platforms' batch limits).
+PUSH_CHUNK = 500
 ORDERS = "orders"
 
 
@@ -406,140 +410,150 @@ class SyncEngine:
             state.set_checkpoint(self.program.db, self.store, ORDERS, position, self._now())
 
     # -- pushing ----------------------------------------------------------------------
-    def _store_refs(self) -> dict[int, str]:
+    def _store_ref_join(self) -> Any:
+        """Join condition: members with a customer id in this store (not guests)."""
         refs = t.member_refs.c
-        with self.program.db.read() as conn:
-            rows = conn.execute(
-                select(refs.member_id, refs.external_id).where(
-                    refs.platform == self.client.platform,
-                    refs.store == self.store,
-                    ~refs.external_id.startswith("email:"),
-                )
-            )
-            return {int(m): str(e) for m, e in rows}
+        return (
+            (refs.platform == self.client.platform)
+            & (refs.store == self.store)
+            & ~refs.external_id.startswith("email:")
+        )
 
     def push(self) -> None:
-        """Push new coupons and changed balances, then read coupon usage back."""
-        refs = self._store_refs()
-        self._push_coupons(refs)
-        self._push_members(refs)
+        """Push new coupons and changed balances, then read coupon usage back.
+
+        Work goes in chunks of :data:`PUSH_CHUNK` members or coupons, walked by id, so
+        memory stays flat however many members the store has.
+        """
+        self._push_coupons()
+        self._push_members()
         self._read_coupon_usage()
 
-    def _push_coupons(self, refs: dict[int, str]) -> None:
-        c, cp, m = t.coupons.c, t.coupon_pushes.c, t.members.c
-        with self.program.db.read() as conn:
-            pushed = select(cp.coupon_id).where(cp.store == self.store)
-            rows = conn.execute(
-                select(t.coupons.c.id, m.email)
-                .join(t.members, m.id == c.member_id)
-                .where(
-                    c.status == CouponStatus.ISSUED.value,
-                    c.id.not_in(pushed),
-                    c.member_id.in_(list(refs)) if refs else c.id.is_(None),
-                )
-                .order_by(c.id)
-            ).all()
-        if not rows:
-            return
-        by_id = {cp_.id: cp_ for cp_ in self.program.coupons() if cp_.id in {r.id for r in rows}}
-        pushes = [
-            CouponPush(by_id[r.id], r.email, refs[by_id[r.id].member_id])
-            for r in rows
-            if r.id in by_id
-        ]
-        created = self.client.push_coupons(pushes)
-        now = self._now()
-        if created:
-            self.program.db.write(
-                lambda conn: conn.execute(
-                    t.coupon_pushes.insert(),
-                    [
-                        {
-                            "coupon_id": cid,
-                            "store": self.store,
-                            "external_id": ext,
-                            "pushed_at": now,
-                        }
-                        for cid, ext in created.items()
-                    ],
-                )
-            )
-        self.summary.coupons_pushed += len(created)
+    def _push_coupons(self) -> None:
+        c, cp, m, refs = t.coupons.c, t.coupon_pushes.c, t.members.c, t.member_refs.c
+        after = 0
+        while True:
+            with self.program.db.read() as conn:
+                pushed = select(cp.coupon_id).where(cp.store == self.store)
+                rows = conn.execute(
+                    select(
+                        t.coupons, m.email.label("member_email"), refs.external_id.label("customer")
+                    )
+                    .join(t.members, m.id == c.member_id)
+                    .join(t.member_refs, (refs.member_id == c.member_id) & self._store_ref_join())
+                    .where(c.status == CouponStatus.ISSUED.value, c.id.not_in(pushed), c.id > after)
+                    .order_by(c.id)
+                    .limit(PUSH_CHUNK)
+                ).all()
+            if not rows:
+                return
+            after = int(rows[-1].id)
+            pushes = [CouponPush(coupon_from_row(r), r.member_email, str(r.customer)) for r in rows]
+            created = self.client.push_coupons(pushes)
+            if created:
+                self.program.db.write(partial(self._record_coupon_pushes, created))
+            self.summary.coupons_pushed += len(created)
 
-    def _push_members(self, refs: dict[int, str]) -> None:
-        if not refs:
-            return
-        a, sp, m = t.accounts.c, t.store_pushes.c, t.members.c
-        with self.program.db.read() as conn:
-            rows = conn.execute(
-                select(
-                    m.id,
-                    m.tier,
-                    a.balance,
-                    sp.balance.label("pushed_balance"),
-                    sp.tier.label("pushed_tier"),
-                    sp.member_id.label("pushed"),
-                )
-                .join(t.accounts, (a.member_id == m.id) & (a.kind == "available"))
-                .outerjoin(t.store_pushes, (sp.member_id == m.id) & (sp.store == self.store))
-                .where(m.id.in_(list(refs)))
-            ).all()
-        pushes = [
-            MemberPush(int(r.id), refs[int(r.id)], int(r.balance), r.tier)
-            for r in rows
-            if r.pushed is None or r.pushed_balance != r.balance or r.pushed_tier != r.tier
-        ]
-        if not pushes:
-            return
-        updated = self.client.push_members(pushes)
+    def _record_coupon_pushes(self, created: dict[int, str], conn: Any) -> None:
+        now = self._now()
+        conn.execute(
+            t.coupon_pushes.insert(),
+            [
+                {"coupon_id": cid, "store": self.store, "external_id": ext, "pushed_at": now}
+                for cid, ext in created.items()
+            ],
+        )
+
+    def _push_members(self) -> None:
+        a, sp, m, refs = t.accounts.c, t.store_pushes.c, t.members.c, t.member_refs.c
+        after = 0
+        while True:
+            with self.program.db.read() as conn:
+                rows = conn.execute(
+                    select(
+                        m.id,
+                        m.tier,
+                        a.balance,
+                        refs.external_id.label("customer"),
+                        sp.balance.label("pushed_balance"),
+                        sp.tier.label("pushed_tier"),
+                        sp.member_id.label("pushed"),
+                    )
+                    .join(t.member_refs, (refs.member_id == m.id) & self._store_ref_join())
+                    .join(t.accounts, (a.member_id == m.id) & (a.kind == "available"))
+                    .outerjoin(t.store_pushes, (sp.member_id == m.id) & (sp.store == self.store))
+                    .where(m.id > after)
+                    .order_by(m.id)
+                    .limit(PUSH_CHUNK)
+                ).all()
+            if not rows:
+                return
+            after = int(rows[-1].id)
+            pushes = [
+                MemberPush(int(r.id), str(r.customer), int(r.balance), r.tier)
+                for r in rows
+                if r.pushed is None or r.pushed_balance != r.balance or r.pushed_tier != r.tier
+            ]
+            if pushes:
+                self._record_member_pushes(pushes, self.client.push_members(pushes))
+
+    def _record_member_pushes(self, pushes: list[MemberPush], updated: set[int]) -> None:
+        sp = t.store_pushes.c
         now = self._now()
         done = [p for p in pushes if p.member_id in updated]
 
         def record(conn: Any) -> None:
-            for p in done:
-                conn.execute(
-                    t.store_pushes.delete().where(
-                        sp.store == self.store, sp.member_id == p.member_id
-                    )
+            if not done:
+                return
+            conn.execute(
+                t.store_pushes.delete().where(
+                    sp.store == self.store, sp.member_id.in_([p.member_id for p in done])
                 )
-            if done:
-                conn.execute(
-                    t.store_pushes.insert(),
-                    [
-                        {
-                            "store": self.store,
-                            "member_id": p.member_id,
-                            "balance": p.balance,
-                            "tier": p.tier,
-                            "pushed_at": now,
-                        }
-                        for p in done
-                    ],
-                )
+            )
+            conn.execute(
+                t.store_pushes.insert(),
+                [
+                    {
+                        "store": self.store,
+                        "member_id": p.member_id,
+                        "balance": p.balance,
+                        "tier": p.tier,
+                        "pushed_at": now,
+                    }
+                    for p in done
+                ],
+            )
 
         self.program.db.write(record)
         self.summary.members_pushed += len(done)
 
     def _read_coupon_usage(self) -> None:
         c, cp = t.coupons.c, t.coupon_pushes.c
-        with self.program.db.read() as conn:
-            rows = conn.execute(
-                select(c.code, cp.external_id)
-                .join(t.coupon_pushes, cp.coupon_id == c.id)
-                .where(cp.store == self.store, c.status == CouponStatus.ISSUED.value)
-            ).all()
-        if not rows:
-            return
-        usage = self.client.coupon_usage([r.external_id for r in rows])
-        for row in rows:
-            used_by = usage.get(row.external_id)
-            if not used_by:
-                continue
-            try:
-                self.program.mark_coupon_redeemed(
-                    row.code, f"{self.client.platform}:{self.store}:{used_by[0]}"
-                )
-            except CouponNotApplicable as exc:
-                self.summary.errors.append(str(exc))
-                continue
-            self.summary.coupons_redeemed += 1
+        after = 0
+        while True:
+            with self.program.db.read() as conn:
+                rows = conn.execute(
+                    select(c.id, c.code, cp.external_id)
+                    .join(t.coupon_pushes, cp.coupon_id == c.id)
+                    .where(
+                        cp.store == self.store, c.status == CouponStatus.ISSUED.value, c.id > after
+                    )
+                    .order_by(c.id)
+                    .limit(PUSH_CHUNK)
+                ).all()
+            if not rows:
+                return
+            after = int(rows[-1].id)
+            usage = self.client.coupon_usage([r.external_id for r in rows])
+            for row in rows:
+                used_by = usage.get(row.external_id)
+                if not used_by:
+                    continue
+                try:
+                    self.program.mark_coupon_redeemed(
+                        row.code, f"{self.client.platform}:{self.store}:{used_by[0]}"
+                    )
+                except CouponNotApplicable as exc:
+                    self.summary.errors.append(str(exc))
+                    continue
+                self.summary.coupons_redeemed += 1
