@@ -39,6 +39,7 @@ from loyalty_plugins.errors import (
     MappingError,
     OrderNotFound,
     RefundExceedsOrder,
+    SyncError,
 )
 from loyalty_plugins.program import LoyaltyProgram
 from loyalty_plugins.services.redemption import coupon_from_row
@@ -190,6 +191,21 @@ class SyncEngine:
         self.client = client
         self.dry_run = dry_run
         self.summary = RunSummary(client.store, dry_run)
+        self._open_order_ids: set[str] = set()
+        self._open_loaded = False
+
+    def _open_orders(self) -> set[str]:
+        """Ids of this store's orders waiting in quarantine (read once per engine)."""
+        if not self._open_loaded:
+            self._open_order_ids = {
+                item.external_id
+                for item in state.list_quarantine(
+                    self.program.db, store=self.store, statuses=("open",)
+                )
+                if item.resource == "order" and item.external_id is not None
+            }
+            self._open_loaded = True
+        return self._open_order_ids
 
     @property
     def store(self) -> str:
@@ -255,8 +271,22 @@ class SyncEngine:
                 self._void(snapshot)
         except MappingError as exc:
             self._quarantine("order", order_id, payload, str(exc))
+            return
+        except SyncError:
+            raise  # the store is unreachable or throttling: stop the run, retry it later
         except LoyaltyError as exc:
             self._quarantine("order", order_id, payload, f"{type(exc).__name__}: {exc}")
+            return
+        if order_id is not None and not self.dry_run and order_id in self._open_orders():
+            self._open_order_ids.discard(order_id)
+            state.resolve_quarantined(
+                self.program.db,
+                platform=self.client.platform,
+                store=self.store,
+                resource="order",
+                external_id=order_id,
+                now=self._now(),
+            )
 
     def _award(self, snapshot: OrderSnapshot) -> None:
         try:
@@ -408,6 +438,7 @@ class SyncEngine:
         self.summary.checkpoint = position
         if not self.dry_run:
             state.set_checkpoint(self.program.db, self.store, ORDERS, position, self._now())
+            state.renew_store_lock(self.program.db, self.store, self._now())
 
     # -- pushing ----------------------------------------------------------------------
     def _store_ref_join(self) -> Any:

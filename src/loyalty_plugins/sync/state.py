@@ -77,9 +77,10 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def _advisory_key(store: str) -> int:
-    # pg advisory locks take a signed 64-bit key; a stable hash of the store name.
-    return zlib.crc32(f"loyalty-sync:{store}".encode()) - 2**31
+def _advisory_key(db: Database, store: str) -> int:
+    # pg advisory locks are per database, not per schema: the schema is part of the key
+    # so two programs in one database never block each other. A stable 32-bit hash.
+    return zlib.crc32(f"loyalty-sync:{db.schema or ''}:{store}".encode()) - 2**31
 
 
 @contextmanager
@@ -92,7 +93,7 @@ def store_lock(db: Database, store: str, now: datetime) -> Iterator[None]:
     """
     if db.is_postgres:
         with db.engine.connect() as conn:
-            key = _advisory_key(store)
+            key = _advisory_key(db, store)
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
             conn.commit()
             if not got:
@@ -104,6 +105,7 @@ def store_lock(db: Database, store: str, now: datetime) -> Iterator[None]:
                 conn.commit()
         return
     holder = _holder()
+    _LOCK_HOLDERS[(id(db), store)] = holder
     lk = t.sync_locks.c
 
     def acquire(conn: Connection) -> bool:
@@ -124,11 +126,35 @@ def store_lock(db: Database, store: str, now: datetime) -> Iterator[None]:
     try:
         yield
     finally:
+        _LOCK_HOLDERS.pop((id(db), store), None)
         db.write(
             lambda conn: conn.execute(
                 delete(t.sync_locks).where(lk.store == store, lk.holder == holder)
             )
         )
+
+
+#: The SQLite lock rows this process holds, so a long run can renew its own.
+_LOCK_HOLDERS: dict[tuple[int, str], str] = {}
+
+
+def renew_store_lock(db: Database, store: str, now: datetime) -> None:
+    """Push a held SQLite lock row's expiry out again (called at each checkpoint).
+
+    A run longer than :data:`LOCK_TTL` would otherwise lose its lock to the next cron
+    run. Only the holder's own row is touched; PostgreSQL needs nothing.
+    """
+    holder = _LOCK_HOLDERS.get((id(db), store))
+    if db.is_postgres or holder is None:
+        return
+    lk = t.sync_locks.c
+    db.write(
+        lambda conn: conn.execute(
+            update(t.sync_locks)
+            .where(lk.store == store, lk.holder == holder)
+            .values(expires_at=now + LOCK_TTL)
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- quarantine
@@ -210,6 +236,30 @@ def quarantine_payload(
         )
 
     return db.write(txn)
+
+
+def resolve_quarantined(
+    db: Database, *, platform: str, store: str, resource: str, external_id: str, now: datetime
+) -> int:
+    """Mark open items for this thing resolved (it was processed since); returns how many."""
+    q = t.quarantine.c
+    return int(
+        db.write(
+            lambda conn: (
+                conn.execute(
+                    update(t.quarantine)
+                    .where(
+                        q.platform == platform,
+                        q.store == store,
+                        q.resource == resource,
+                        q.external_id == external_id,
+                        q.status == "open",
+                    )
+                    .values(status="resolved", updated_at=now)
+                ).rowcount
+            )
+        )
+    )
 
 
 def list_quarantine(
