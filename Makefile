@@ -32,6 +32,7 @@ typecheck: venv
 
 bench: venv
 	$(BIN)/python benchmarks/ledger_ingest.py
+	$(BIN)/python benchmarks/sync_woocommerce.py
 
 docs: venv
 	$(BIN)/mkdocs build --strict -d site
