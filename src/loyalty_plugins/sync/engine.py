@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from loyalty_plugins.clock import as_utc
 from loyalty_plugins.domain.money import Money
@@ -450,6 +450,21 @@ class SyncEngine:
             & ~refs.external_id.startswith("email:")
         )
 
+    def _walk(self, query: Select[Any], id_column: Any) -> Iterator[list[Any]]:
+        """Rows of ``query`` in chunks of :data:`PUSH_CHUNK`, walked by ascending id."""
+        after = 0
+        while True:
+            with self.program.db.read() as conn:
+                rows = list(
+                    conn.execute(
+                        query.where(id_column > after).order_by(id_column).limit(PUSH_CHUNK)
+                    )
+                )
+            if not rows:
+                return
+            after = int(rows[-1].id)
+            yield rows
+
     def push(self) -> None:
         """Push new coupons and changed balances, then read coupon usage back.
 
@@ -462,23 +477,14 @@ class SyncEngine:
 
     def _push_coupons(self) -> None:
         c, cp, m, refs = t.coupons.c, t.coupon_pushes.c, t.members.c, t.member_refs.c
-        after = 0
-        while True:
-            with self.program.db.read() as conn:
-                pushed = select(cp.coupon_id).where(cp.store == self.store)
-                rows = conn.execute(
-                    select(
-                        t.coupons, m.email.label("member_email"), refs.external_id.label("customer")
-                    )
-                    .join(t.members, m.id == c.member_id)
-                    .join(t.member_refs, (refs.member_id == c.member_id) & self._store_ref_join())
-                    .where(c.status == CouponStatus.ISSUED.value, c.id.not_in(pushed), c.id > after)
-                    .order_by(c.id)
-                    .limit(PUSH_CHUNK)
-                ).all()
-            if not rows:
-                return
-            after = int(rows[-1].id)
+        pushed = select(cp.coupon_id).where(cp.store == self.store)
+        query = (
+            select(t.coupons, m.email.label("member_email"), refs.external_id.label("customer"))
+            .join(t.members, m.id == c.member_id)
+            .join(t.member_refs, (refs.member_id == c.member_id) & self._store_ref_join())
+            .where(c.status == CouponStatus.ISSUED.value, c.id.not_in(pushed))
+        )
+        for rows in self._walk(query, c.id):
             pushes = [CouponPush(coupon_from_row(r), r.member_email, str(r.customer)) for r in rows]
             created = self.client.push_coupons(pushes)
             if created:
@@ -497,29 +503,21 @@ class SyncEngine:
 
     def _push_members(self) -> None:
         a, sp, m, refs = t.accounts.c, t.store_pushes.c, t.members.c, t.member_refs.c
-        after = 0
-        while True:
-            with self.program.db.read() as conn:
-                rows = conn.execute(
-                    select(
-                        m.id,
-                        m.tier,
-                        a.balance,
-                        refs.external_id.label("customer"),
-                        sp.balance.label("pushed_balance"),
-                        sp.tier.label("pushed_tier"),
-                        sp.member_id.label("pushed"),
-                    )
-                    .join(t.member_refs, (refs.member_id == m.id) & self._store_ref_join())
-                    .join(t.accounts, (a.member_id == m.id) & (a.kind == "available"))
-                    .outerjoin(t.store_pushes, (sp.member_id == m.id) & (sp.store == self.store))
-                    .where(m.id > after)
-                    .order_by(m.id)
-                    .limit(PUSH_CHUNK)
-                ).all()
-            if not rows:
-                return
-            after = int(rows[-1].id)
+        query = (
+            select(
+                m.id,
+                m.tier,
+                a.balance,
+                refs.external_id.label("customer"),
+                sp.balance.label("pushed_balance"),
+                sp.tier.label("pushed_tier"),
+                sp.member_id.label("pushed"),
+            )
+            .join(t.member_refs, (refs.member_id == m.id) & self._store_ref_join())
+            .join(t.accounts, (a.member_id == m.id) & (a.kind == "available"))
+            .outerjoin(t.store_pushes, (sp.member_id == m.id) & (sp.store == self.store))
+        )
+        for rows in self._walk(query, m.id):
             pushes = [
                 MemberPush(int(r.id), str(r.customer), int(r.balance), r.tier)
                 for r in rows
@@ -560,21 +558,12 @@ class SyncEngine:
 
     def _read_coupon_usage(self) -> None:
         c, cp = t.coupons.c, t.coupon_pushes.c
-        after = 0
-        while True:
-            with self.program.db.read() as conn:
-                rows = conn.execute(
-                    select(c.id, c.code, cp.external_id)
-                    .join(t.coupon_pushes, cp.coupon_id == c.id)
-                    .where(
-                        cp.store == self.store, c.status == CouponStatus.ISSUED.value, c.id > after
-                    )
-                    .order_by(c.id)
-                    .limit(PUSH_CHUNK)
-                ).all()
-            if not rows:
-                return
-            after = int(rows[-1].id)
+        query = (
+            select(c.id, c.code, cp.external_id)
+            .join(t.coupon_pushes, cp.coupon_id == c.id)
+            .where(cp.store == self.store, c.status == CouponStatus.ISSUED.value)
+        )
+        for rows in self._walk(query, c.id):
             usage = self.client.coupon_usage([r.external_id for r in rows])
             for row in rows:
                 used_by = usage.get(row.external_id)
