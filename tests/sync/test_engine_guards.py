@@ -109,3 +109,29 @@ def test_advisory_locks_are_per_schema(pg_url: tuple[str, str]) -> None:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{other}" CASCADE'))
         admin.dispose()
+
+
+def test_guest_members_get_their_coupons_pushed(tmp_path: Path) -> None:
+    clock = FixedClock(NOW)
+    config = {
+        "program": {"database": f"sqlite:///{tmp_path / 'l.db'}", "currency": "EUR"},
+        "rewards": [
+            {"key": "5-off", "name": "5 off", "cost": 10, "kind": "fixed_amount", "value": "5"}
+        ],
+    }
+    with (
+        WooCommerceEmulator(generate_store(60, seed=9, now=NOW)) as emu,
+        LoyaltyProgram.open(config, clock=clock, load_entrypoints=False) as program,
+    ):
+        client = client_for(emu)
+        SyncEngine(program, client).run()
+        with program.db.read() as conn:
+            guest = conn.execute(
+                t.member_refs.select().where(t.member_refs.c.external_id.startswith("email:"))
+            ).first()
+        assert guest is not None, "the generated store has guest orders"
+        program.adjust(guest.member_id, 10, reason="test", actor="test")
+        coupon = program.redeem(guest.member_id, "5-off")
+        assert SyncEngine(program, client).run().coupons_pushed == 1
+        found = emu.api_client().get("coupons", params={"code": coupon.code.lower()}).json()
+        assert found[0]["email_restrictions"] == [program.member(guest.member_id).email]

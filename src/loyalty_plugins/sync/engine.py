@@ -63,7 +63,6 @@ class CouponPush:
 
     coupon: IssuedCoupon
     email: str | None
-    customer_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,14 +477,23 @@ class SyncEngine:
     def _push_coupons(self) -> None:
         c, cp, m, refs = t.coupons.c, t.coupon_pushes.c, t.members.c, t.member_refs.c
         pushed = select(cp.coupon_id).where(cp.store == self.store)
+        # Guests get their coupons too: a coupon is restricted by e-mail, not by account.
+        known_here = (
+            select(refs.member_id)
+            .where(refs.platform == self.client.platform, refs.store == self.store)
+            .scalar_subquery()
+        )
         query = (
-            select(t.coupons, m.email.label("member_email"), refs.external_id.label("customer"))
+            select(t.coupons, m.email.label("member_email"))
             .join(t.members, m.id == c.member_id)
-            .join(t.member_refs, (refs.member_id == c.member_id) & self._store_ref_join())
-            .where(c.status == CouponStatus.ISSUED.value, c.id.not_in(pushed))
+            .where(
+                c.status == CouponStatus.ISSUED.value,
+                c.id.not_in(pushed),
+                c.member_id.in_(known_here),
+            )
         )
         for rows in self._walk(query, c.id):
-            pushes = [CouponPush(coupon_from_row(r), r.member_email, str(r.customer)) for r in rows]
+            pushes = [CouponPush(coupon_from_row(r), r.member_email) for r in rows]
             created = self.client.push_coupons(pushes)
             if created:
                 self.program.db.write(partial(self._record_coupon_pushes, created))
