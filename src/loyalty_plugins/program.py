@@ -14,6 +14,7 @@ from sqlalchemy import select
 from loyalty_plugins.clock import Clock, SystemClock
 from loyalty_plugins.config import ProgramConfig, config_from_mapping, load_config
 from loyalty_plugins.context import HookContext
+from loyalty_plugins.domain.events import EventKind
 from loyalty_plugins.domain.members import Member
 from loyalty_plugins.domain.orders import CustomerRef, OrderSnapshot, RefundSnapshot
 from loyalty_plugins.domain.rewards import IssuedCoupon
@@ -47,7 +48,8 @@ from loyalty_plugins.storage import tables as t
 from loyalty_plugins.storage.database import Database
 from loyalty_plugins.storage.migrate import upgrade
 
-_EVENT_HOOK_PREFIX = "loyalty_on_"
+#: The hooks the outbox dispatches to (``loyalty_on_sync_error`` is not one of them).
+_EVENT_HOOKS = (*(f"loyalty_on_{kind.value}" for kind in EventKind), "loyalty_on_event")
 
 
 class LoyaltyProgram:
@@ -81,11 +83,7 @@ class LoyaltyProgram:
         self.pm.hook.loyalty_configure.call_historic(kwargs={"config": config})
         with self.db.read() as conn:
             system = system_account_ids(conn)
-        has_subscribers = any(
-            caller.get_hookimpls()
-            for name, caller in vars(self.pm.hook).items()
-            if name.startswith(_EVENT_HOOK_PREFIX)
-        )
+        has_subscribers = any(getattr(self.pm.hook, name).get_hookimpls() for name in _EVENT_HOOKS)
         self._rt = Runtime(self.db, self.hooks, config, self.clock, system, has_subscribers)
 
     @classmethod

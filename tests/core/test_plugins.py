@@ -187,3 +187,13 @@ def test_every_hook_name_follows_convention() -> None:
 
 def test_points_value_default(program: Any) -> None:
     assert program.points_value(250).amount == Decimal("2.50")
+
+
+def test_only_event_hooks_make_the_outbox_dispatch(make_program: ProgramFactory) -> None:
+    class SyncObserver:
+        @hookimpl
+        def loyalty_on_sync_error(self, store: str, error: BaseException) -> None:
+            pass
+
+    assert not make_program(plugins=[SyncObserver()])._rt.has_subscribers
+    assert make_program(plugins=[Recorder()])._rt.has_subscribers

@@ -93,18 +93,15 @@ class Db:
         return self.url.startswith("postgresql")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Db:
-    """The database under test: SQLite, and PostgreSQL when configured."""
-    if request.param == "sqlite":
-        return Db(f"sqlite:///{tmp_path / 'loyalty.db'}")
-    url, schema = request.getfixturevalue("pg_url")
-    return Db(url, schema)
+@pytest.fixture
+def db(backend: tuple[str, str | None]) -> Db:
+    """The database under test: conftest's ``backend`` (SQLite, and PostgreSQL when configured)."""
+    return Db(*backend)
 
 
 @pytest.fixture
 def store_name() -> str:
-    # Unique per test: PostgreSQL advisory lock keys are per database, not per schema.
+    # Unique per test, so no two tests ever share a store's lock or checkpoints.
     return f"shop-{uuid.uuid4().hex[:8]}"
 
 
